@@ -1,0 +1,494 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/runnel-io/runnel/broker/batch"
+)
+
+// Log is one partition's log: a directory of segments. Append, Read and the
+// other methods are safe for concurrent use. Appends are serialized; reads
+// run in parallel with each other and with the fsync of earlier appends.
+//
+// Lock order: mu before smu. The group-commit syncer never holds smu while
+// taking mu.
+type Log struct {
+	dir  string
+	opts Options
+
+	// maint serializes retention, compaction and DeleteRecords: the
+	// operations that remove or replace whole segments.
+	maint sync.Mutex
+
+	mu struct {
+		sync.RWMutex
+		segments  []*segment // sorted by base; the last one is active
+		logStart  int64
+		leo       int64 // log end offset: the next offset to assign
+		failed    error // set once a write failed; appends refuse
+		closed    bool
+		cleanedTo int64 // active base at the last compaction
+	}
+
+	smu struct {
+		sync.Mutex
+		cond      *sync.Cond
+		durable   int64 // every offset below is fsynced
+		lastFlush time.Time
+		busy      bool     // an fsync is running
+		syncing   *segment // the segment it runs on
+		err       error
+	}
+
+	recovery RecoveryReport
+}
+
+// AppendResult describes a successful append.
+type AppendResult struct {
+	BaseOffset     int64 // offset of the first record appended
+	LastOffset     int64 // offset of the last record appended
+	LogAppendTime  int64 // broker time of the append in ms, -1 for CreateTime topics
+	LogStartOffset int64
+}
+
+// ReadResult is what Read returns: whole stored batches, as stored.
+type ReadResult struct {
+	// Data holds zero or more complete batches. The first may start
+	// before the requested offset (the batch that contains it). The
+	// caller owns Data.
+	Data           []byte
+	HighWatermark  int64
+	LogStartOffset int64
+}
+
+// Open opens or creates the log in dir, recovering it when it was not
+// closed cleanly. The report of what recovery did is in Recovery().
+func Open(dir string, opts *Options) (*Log, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := &Log{dir: dir, opts: o}
+	l.smu.cond = sync.NewCond(&l.smu.Mutex)
+	if err := l.recover(); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Dir is the directory of the log.
+func (l *Log) Dir() string { return l.dir }
+
+// Recovery reports what Open found and repaired.
+func (l *Log) Recovery() RecoveryReport { return l.recovery }
+
+// SetOptions replaces the options (after a topic config change). Fields
+// that cannot be changed on an open log (none today) are ignored.
+func (l *Log) SetOptions(opts Options) error {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.opts = opts
+	l.mu.Unlock()
+	return nil
+}
+
+// Options returns the options in force.
+func (l *Log) Options() Options {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.opts
+}
+
+// Append validates and appends one or more concatenated batches (the
+// records of one partition in a produce request) and assigns their
+// offsets. Either every batch is appended or none is. Append rewrites the
+// base offsets (and for LogAppendTime topics the timestamps) in data, in
+// place. With the default durable policy it returns once the data is
+// fsynced. Errors: *BatchError for invalid input, ErrTooLarge, ErrFailed
+// after an earlier I/O error, ErrClosed.
+func (l *Log) Append(data []byte) (AppendResult, error) {
+	if len(data) == 0 {
+		return AppendResult{}, ErrEmptyAppend
+	}
+	var hdrs [4]batch.Header
+	headers, err := l.check(data, hdrs[:0])
+	if err != nil {
+		return AppendResult{}, err
+	}
+
+	l.mu.Lock()
+	if err := l.writable(); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	now := l.opts.Now()
+	active := l.active()
+	if active.size > 0 && (active.size+int64(len(data)) > l.opts.SegmentBytes || l.segmentAged(active, headers, now)) {
+		if err := l.roll(); err != nil {
+			l.mu.Unlock()
+			return AppendResult{}, err
+		}
+		active = l.active()
+	}
+	res := AppendResult{BaseOffset: l.mu.leo, LogAppendTime: -1, LogStartOffset: l.mu.logStart}
+	if l.opts.LogAppendTime {
+		res.LogAppendTime = now.UnixMilli()
+	}
+	pos := 0
+	for i := range headers {
+		h := &headers[i]
+		size := h.Size()
+		batch.SetBaseOffset(data[pos:], l.mu.leo)
+		h.BaseOffset = l.mu.leo
+		if l.opts.LogAppendTime {
+			batch.SetLogAppendTime(data[pos:], size, res.LogAppendTime)
+			h.MaxTimestamp = res.LogAppendTime
+		}
+		l.mu.leo = h.LastOffset() + 1
+		pos += size
+	}
+	start := active.size
+	if _, err := active.f.WriteAt(data, start); err != nil {
+		l.mu.leo = res.BaseOffset
+		if terr := active.f.Truncate(start); terr != nil {
+			l.mu.failed = fmt.Errorf("%w: write: %w; truncate: %w", ErrFailed, err, terr)
+		}
+		l.mu.Unlock()
+		return AppendResult{}, fmt.Errorf("broker/log: append to %s: %w", active.path(logSuffix), err)
+	}
+	pos = 0
+	for i := range headers {
+		active.track(&headers[i], start+int64(pos), l.opts.IndexIntervalBytes)
+		pos += headers[i].Size()
+	}
+	active.size += int64(len(data))
+	res.LastOffset = l.mu.leo - 1
+	durable, _ := l.durableState()
+	flush := l.mu.leo-durable >= l.opts.FlushMessages
+	l.mu.Unlock()
+
+	if flush {
+		if err := l.waitDurable(res.LastOffset + 1); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// segmentAged reports whether segment.ms has passed for the active segment.
+// Like Kafka, it compares the incoming batches' max timestamp with the first
+// timestamp of the segment, or, when records carry no timestamp, the wall
+// clock with the segment's creation.
+func (l *Log) segmentAged(s *segment, headers []batch.Header, now time.Time) bool {
+	limit := l.opts.SegmentMs.Milliseconds()
+	if s.firstTS >= 0 {
+		for i := range headers {
+			if headers[i].MaxTimestamp-s.firstTS >= limit {
+				return true
+			}
+		}
+		return false
+	}
+	return now.Sub(s.created) >= l.opts.SegmentMs
+}
+
+// check validates every batch of data and returns their headers.
+func (l *Log) check(data []byte, headers []batch.Header) ([]batch.Header, error) {
+	for pos, i := 0, 0; pos < len(data); i++ {
+		h, size, err := batch.Check(data[pos:], 0)
+		if err != nil {
+			return nil, &BatchError{Index: i, Position: pos, Err: err}
+		}
+		if l.opts.MaxMessageBytes > 0 && size > l.opts.MaxMessageBytes {
+			return nil, &BatchError{Index: i, Position: pos,
+				Err: fmt.Errorf("%w: %d > %d", ErrTooLarge, size, l.opts.MaxMessageBytes)}
+		}
+		headers = append(headers, h)
+		pos += size
+	}
+	return headers, nil
+}
+
+// writable reports why appends are refused, if they are.
+// REQUIRES: l.mu.
+func (l *Log) writable() error {
+	switch {
+	case l.mu.closed:
+		return ErrClosed
+	case l.mu.failed != nil:
+		return l.mu.failed
+	}
+	return nil
+}
+
+// active is the last segment. REQUIRES: l.mu (read or write).
+func (l *Log) active() *segment { return l.mu.segments[len(l.mu.segments)-1] }
+
+// roll makes the active segment inactive (fsynced, indexes written) and
+// starts a new one at the log end offset, then advances the recovery point
+// to it. REQUIRES: l.mu held for writing.
+func (l *Log) roll() error {
+	old := l.active()
+	old.maybeTimeEntry()
+	if err := errors.Join(old.f.Sync(), old.syncIndexes()); err != nil {
+		l.mu.failed = fmt.Errorf("%w: roll: %w", ErrFailed, err)
+		return l.mu.failed
+	}
+	l.markDurable(l.mu.leo)
+	s, err := openSegment(l.dir, l.mu.leo)
+	if err == nil {
+		if err = syncDir(l.dir); err != nil {
+			s.remove()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("broker/log: roll to offset %d: %w", l.mu.leo, err)
+	}
+	s.created = l.opts.Now()
+	l.mu.segments = append(l.mu.segments, s)
+	return l.checkpointLocked(false)
+}
+
+// checkpointLocked writes the checkpoint with the recovery point at the
+// active segment's base (or, when clean, at the log end). REQUIRES: l.mu.
+func (l *Log) checkpointLocked(clean bool) error {
+	active := l.active()
+	c := checkpoint{clean: clean, recoveryPoint: active.base, logStart: l.mu.logStart, logEnd: l.mu.leo}
+	if clean {
+		c.recoveryPoint, c.activeSize = l.mu.leo, active.size
+	}
+	return writeCheckpoint(l.dir, c)
+}
+
+// HighWatermark is the offset below which records are readable: the log
+// end offset, or with the durable policy the fsynced end.
+func (l *Log) HighWatermark() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.highWatermark()
+}
+
+// REQUIRES: l.mu.
+func (l *Log) highWatermark() int64 {
+	if !l.opts.Durable() {
+		return l.mu.leo
+	}
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	return min(l.smu.durable, l.mu.leo)
+}
+
+// Offsets returns the log start offset, the high watermark and the log end
+// offset.
+func (l *Log) Offsets() (start, hw, end int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.logStart, l.highWatermark(), l.mu.leo
+}
+
+// Size is the total size of the .log files in bytes.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.mu.segments {
+		n += s.size
+	}
+	return n
+}
+
+// Segments is the number of segments.
+func (l *Log) Segments() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.mu.segments)
+}
+
+// Read returns stored batches starting with the one that holds offset, up
+// to about maxBytes (at least one whole batch when one is there) and never
+// past the high watermark. Reading at the high watermark returns no data.
+// Errors: ErrOffsetOutOfRange below the log start or past the high
+// watermark, ErrClosed.
+func (l *Log) Read(offset int64, maxBytes int) (ReadResult, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.mu.closed {
+		return ReadResult{}, ErrClosed
+	}
+	hw := l.highWatermark()
+	res := ReadResult{HighWatermark: hw, LogStartOffset: l.mu.logStart}
+	if offset < l.mu.logStart || offset > hw {
+		return res, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, l.mu.logStart, hw)
+	}
+	if offset == hw {
+		return res, nil
+	}
+	segs := l.mu.segments
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	for i = max(i, 0); i < len(segs); i++ {
+		s := segs[i]
+		pos, err := s.find(offset, s.size)
+		if err != nil {
+			return res, err
+		}
+		if pos == s.size {
+			continue // compacted away: the next segment has what follows
+		}
+		data, err := readBatches(s, pos, maxBytes, hw)
+		res.Data = data
+		return res, err
+	}
+	return res, nil
+}
+
+// readBatches reads whole batches from pos: about maxBytes, at least one,
+// none that reaches hw.
+func readBatches(s *segment, pos int64, maxBytes int, hw int64) ([]byte, error) {
+	want := min(int64(max(maxBytes, batch.HeaderSize)), s.size-pos)
+	buf := make([]byte, want)
+	if _, err := s.f.ReadAt(buf, pos); err != nil {
+		return nil, fmt.Errorf("broker/log: read %s at %d: %w", s.path(logSuffix), pos, err)
+	}
+	n := 0
+	for n < len(buf) {
+		h, err := batch.ParseHeader(buf[n:])
+		if err != nil {
+			break // a partial header at the end of buf
+		}
+		if h.LastOffset() >= hw {
+			break
+		}
+		size := h.Size()
+		if n+size > len(buf) {
+			if n > 0 {
+				break
+			}
+			// The first batch is larger than maxBytes: return it whole.
+			full := make([]byte, size)
+			if _, err := s.f.ReadAt(full, pos); err != nil {
+				return nil, fmt.Errorf("broker/log: read %s at %d: %w", s.path(logSuffix), pos, err)
+			}
+			return full, nil
+		}
+		n += size
+	}
+	return buf[:n], nil
+}
+
+// OffsetForTimestamp returns the offset and timestamp of the first record
+// whose timestamp is >= ts (Kafka ListOffsets by time). found is false when
+// every readable record is older.
+func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	hw := l.highWatermark()
+	for _, s := range l.mu.segments {
+		if s.maxTS < ts {
+			continue
+		}
+		var hbuf [batch.HeaderSize]byte
+		for pos := s.findTime(ts); pos < s.size; {
+			h, err := s.readHeader(pos, hbuf[:])
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if h.BaseOffset >= hw {
+				return 0, 0, false, nil
+			}
+			if h.MaxTimestamp >= ts && !h.IsControl() && h.LastOffset() >= l.mu.logStart {
+				b := make([]byte, h.Size())
+				if _, err := s.f.ReadAt(b, pos); err != nil {
+					return 0, 0, false, err
+				}
+				recs, err := batch.Records(b, &h)
+				if err != nil {
+					return 0, 0, false, fmt.Errorf("broker/log: %s at %d: %w", s.path(logSuffix), pos, err)
+				}
+				for _, r := range recs {
+					off, rts := h.BaseOffset+int64(r.OffsetDelta), h.FirstTimestamp+r.TimestampDelta
+					if h.Attributes&batch.AttrLogAppendTime != 0 {
+						rts = h.MaxTimestamp
+					}
+					if rts >= ts && off >= l.mu.logStart && off < hw {
+						return off, rts, true, nil
+					}
+				}
+			}
+			pos += int64(h.Size())
+		}
+	}
+	return 0, 0, false, nil
+}
+
+// Flush fsyncs everything appended so far.
+func (l *Log) Flush() error {
+	l.mu.RLock()
+	leo := l.mu.leo
+	l.mu.RUnlock()
+	return l.waitDurable(leo)
+}
+
+// Tick runs the timed parts of the flush policy (flush.ms). The owner
+// calls it periodically; it is cheap when there is nothing to do.
+func (l *Log) Tick() error {
+	l.mu.RLock()
+	durable, last := l.durableState()
+	due := l.opts.FlushMs > 0 && l.mu.leo > durable && l.opts.Now().Sub(last) >= l.opts.FlushMs
+	l.mu.RUnlock()
+	if due {
+		return l.Flush()
+	}
+	return nil
+}
+
+// Close flushes and fsyncs everything, writes the clean checkpoint and
+// closes the files. It is idempotent.
+func (l *Log) Close() error {
+	l.maint.Lock()
+	defer l.maint.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return nil
+	}
+	l.mu.closed = true
+	var err error
+	if l.mu.failed == nil {
+		active := l.active()
+		active.maybeTimeEntry()
+		err = errors.Join(active.f.Sync(), active.syncIndexes())
+		if err == nil {
+			err = l.checkpointLocked(true)
+		}
+	}
+	l.smu.Lock()
+	l.smu.err = ErrClosed
+	l.smu.cond.Broadcast()
+	l.smu.Unlock()
+	return errors.Join(err, l.closeSegments())
+}
+
+func (l *Log) closeSegments() error {
+	var errs []error
+	for _, s := range l.mu.segments {
+		errs = append(errs, s.close())
+	}
+	l.mu.segments = nil
+	return errors.Join(errs...)
+}
