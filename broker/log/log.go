@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runnel-io/runnel/broker/batch"
@@ -46,6 +47,25 @@ type Log struct {
 	}
 
 	recovery RecoveryReport
+	stats    struct{ appends, bytes, fsyncs, rolls atomic.Int64 }
+}
+
+// Stats is a snapshot of a log's counters since Open.
+type Stats struct {
+	Appends int64 // successful Append calls
+	Bytes   int64 // bytes appended
+	Fsyncs  int64 // fdatasyncs run by group commit (rolls and Close not counted)
+	Rolls   int64 // segments rolled
+}
+
+// Stats returns the counters. Safe to call concurrently with anything.
+func (l *Log) Stats() Stats {
+	return Stats{
+		Appends: l.stats.appends.Load(),
+		Bytes:   l.stats.bytes.Load(),
+		Fsyncs:  l.stats.fsyncs.Load(),
+		Rolls:   l.stats.rolls.Load(),
+	}
 }
 
 // AppendResult describes a successful append.
@@ -178,6 +198,8 @@ func (l *Log) Append(data []byte) (AppendResult, error) {
 		pos += headers[i].Size()
 	}
 	active.size += int64(len(data))
+	l.stats.appends.Add(1)
+	l.stats.bytes.Add(int64(len(data)))
 	res.LastOffset = l.mu.leo - 1
 	durable, _ := l.durableState()
 	flush := l.mu.leo-durable >= l.opts.FlushMessages
@@ -262,6 +284,7 @@ func (l *Log) roll() error {
 	}
 	s.created = l.opts.Now()
 	l.mu.segments = append(l.mu.segments, s)
+	l.stats.rolls.Add(1)
 	return l.checkpointLocked(false)
 }
 
@@ -478,6 +501,9 @@ func (l *Log) Close() error {
 		}
 	}
 	l.smu.Lock()
+	if err == nil && l.mu.failed == nil && l.mu.leo > l.smu.durable {
+		l.smu.durable = l.mu.leo // appenders waiting on an fsync: Close did it
+	}
 	l.smu.err = ErrClosed
 	l.smu.cond.Broadcast()
 	l.smu.Unlock()
