@@ -44,6 +44,7 @@ type Log struct {
 		busy      bool     // an fsync is running
 		syncing   *segment // the segment it runs on
 		err       error
+		watch     chan struct{} // closed when the high watermark moves
 	}
 
 	recovery RecoveryReport
@@ -209,6 +210,10 @@ func (l *Log) Append(data []byte) (AppendResult, error) {
 		if err := l.waitDurable(res.LastOffset + 1); err != nil {
 			return AppendResult{}, err
 		}
+	} else if !l.opts.Durable() {
+		l.smu.Lock()
+		l.notifyLocked() // readers see written records at once
+		l.smu.Unlock()
 	}
 	return res, nil
 }
@@ -505,6 +510,7 @@ func (l *Log) Close() error {
 		l.smu.durable = l.mu.leo // appenders waiting on an fsync: Close did it
 	}
 	l.smu.err = ErrClosed
+	l.notifyLocked()
 	l.smu.cond.Broadcast()
 	l.smu.Unlock()
 	return errors.Join(err, l.closeSegments())

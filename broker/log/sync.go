@@ -65,6 +65,7 @@ func (l *Log) waitDurable(end int64) error {
 		} else if leo > l.smu.durable {
 			l.smu.durable = leo
 			l.smu.lastFlush = l.opts.Now()
+			l.notifyLocked()
 		}
 		l.smu.cond.Broadcast()
 	}
@@ -81,6 +82,7 @@ func (l *Log) markDurable(end int64) {
 	if end > l.smu.durable {
 		l.smu.durable = end
 		l.smu.lastFlush = l.opts.Now()
+		l.notifyLocked()
 	}
 	l.smu.cond.Broadcast()
 	l.smu.Unlock()
@@ -98,4 +100,24 @@ func (l *Log) syncingSegment() *segment {
 	l.smu.Lock()
 	defer l.smu.Unlock()
 	return l.smu.syncing
+}
+
+// Watch returns a channel that is closed the next time the high watermark
+// moves (or the log closes). Fetch long polls wait on it: take the channel,
+// read, and if there was nothing new wait for the channel.
+func (l *Log) Watch() <-chan struct{} {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	if l.smu.watch == nil {
+		l.smu.watch = make(chan struct{})
+	}
+	return l.smu.watch
+}
+
+// notifyLocked wakes the watchers. REQUIRES: l.smu.
+func (l *Log) notifyLocked() {
+	if l.smu.watch != nil {
+		close(l.smu.watch)
+		l.smu.watch = nil
+	}
 }

@@ -100,3 +100,25 @@ func TestFlushMessagesPolicy(t *testing.T) {
 		t.Fatalf("%d fsyncs after reaching flush.messages", st.Fsyncs)
 	}
 }
+
+func TestWatchFiresWhenHighWatermarkMoves(t *testing.T) {
+	t.Parallel()
+	for _, flush := range []int64{1, 100} {
+		l := mustOpen(t, t.TempDir(), &Options{FlushMessages: flush})
+		w := l.Watch()
+		select {
+		case <-w:
+			t.Fatal("watch fired before anything happened")
+		default:
+		}
+		mustAppend(t, l, mkBatch(t, batch.CodecNone, "v", 1, 1))
+		select {
+		case <-w:
+		default:
+			t.Fatalf("flush.messages=%d: watch did not fire after the high watermark moved", flush)
+		}
+		w = l.Watch()
+		l.Close()
+		<-w // Close wakes watchers too; a hang here fails the test by timeout
+	}
+}
