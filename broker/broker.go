@@ -12,16 +12,19 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/runnel-io/runnel/broker/store"
 )
 
 // Broker is a Kafka-protocol broker serving the topics of one data
 // directory. Create it with New; it serves until Close.
 type Broker struct {
-	cfg  cfg
-	ln   net.Listener
-	addr string
-	log  *slog.Logger
-	done chan struct{} // closed when shutdown starts
+	cfg   cfg
+	ln    net.Listener
+	addr  string
+	store *store.Store
+	log   *slog.Logger
+	done  chan struct{} // closed when shutdown starts
 
 	mu struct {
 		sync.Mutex
@@ -51,11 +54,23 @@ func New(opts ...Opt) (*Broker, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	so := c.storeOpts
+	if so == nil {
+		so = store.DefaultOptions()
+	}
+	if so.Logger == nil {
+		so.Logger = c.logger
+	}
+	st, err := store.Open(c.dataDir, so)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
+		st.Close()
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.listen, err)
 	}
-	b := &Broker{cfg: c, ln: ln, log: c.logger, done: make(chan struct{})}
+	b := &Broker{cfg: c, ln: ln, store: st, log: c.logger, done: make(chan struct{})}
 	b.mu.conns = map[*clientConn]struct{}{}
 	b.addr = ln.Addr().String()
 	if c.advertised != "" {
@@ -66,6 +81,9 @@ func New(opts ...Opt) (*Broker, error) {
 	b.log.Info("broker listening", "addr", ln.Addr().String(), "advertised", b.addr, "data_dir", c.dataDir)
 	return b, nil
 }
+
+// Store is the data directory the broker serves.
+func (b *Broker) Store() *store.Store { return b.store }
 
 // Addr is the advertised host:port.
 func (b *Broker) Addr() string { return b.addr }
@@ -179,6 +197,7 @@ func (b *Broker) Close() error {
 			b.mu.Unlock()
 			<-waited
 		}
+		b.closeErr = b.store.Close()
 	})
 	return b.closeErr
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/runnel-io/runnel/broker/store"
 )
 
 // Opt configures a Broker. See the functions returning Opt for each
@@ -23,6 +25,7 @@ type cfg struct {
 	maxRequestBytes int32
 	logger          *slog.Logger
 	shutdownTimeout time.Duration
+	storeOpts       *store.Options
 }
 
 func defaultCfg() cfg {
@@ -55,6 +58,11 @@ func Logger(l *slog.Logger) Opt { return opt(func(c *cfg) { c.logger = l }) }
 // ShutdownTimeout bounds how long Close waits for in-flight requests
 // before closing connections under them. Default 10s.
 func ShutdownTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.shutdownTimeout = d }) }
+
+// StoreOptions sets the options of the data directory: topic defaults
+// (num.partitions, retention, ...), auto-creation, the janitor period.
+// Default store.DefaultOptions(); a nil Logger inherits the broker's.
+func StoreOptions(o *store.Options) Opt { return opt(func(c *cfg) { c.storeOpts = o }) }
 
 // validate reports every problem at once.
 func (c *cfg) validate() error {

@@ -1,0 +1,117 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/runnel-io/runnel/broker/log"
+	"github.com/runnel-io/runnel/broker/store"
+)
+
+// Fetch: v4-v12. Stored batches are handed out as stored. A fetch that
+// finds fewer than MinBytes waits up to MaxWaitMillis for any of its
+// partitions' high watermarks to move (a long poll that costs no CPU), or
+// for the broker to shut down. The first partition with data returns at
+// least one whole batch even when it is larger than the byte limits, as
+// Kafka does, so a large batch never blocks a consumer.
+//
+// Differences from Kafka: no fetch sessions (the response's session id is
+// 0, which tells clients to send full fetches; they all handle it), no
+// follower fetching. The last stable offset is the high watermark until
+// transactions are served.
+
+func init() { regKey(kmsg.Fetch, 4, 12, handleFetch) }
+
+func handleFetch(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.FetchRequest)
+	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	for {
+		resp, size, watches := fetchOnce(b, req)
+		if size >= int(req.MinBytes) || len(watches) == 0 || !time.Now().Before(deadline) {
+			return resp
+		}
+		if !waitAny(watches, deadline, b.done) {
+			// Time is up or the broker is stopping: answer with what
+			// there is now.
+			resp, _, _ = fetchOnce(b, req)
+			return resp
+		}
+	}
+}
+
+// fetchOnce reads every requested partition once. It returns the response,
+// the bytes of records in it, and the channels that fire when one of the
+// partitions gets new data (taken before reading, so no wakeup is missed).
+func fetchOnce(b *Broker, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<-chan struct{}) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	budget := int(req.MaxBytes)
+	if budget <= 0 {
+		budget = int(^uint32(0) >> 1)
+	}
+	total := 0
+	var watches []<-chan struct{}
+	for _, rt := range req.Topics {
+		t := kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			p := kmsg.NewFetchResponseTopicPartition()
+			p.Partition = rp.Partition
+			p.HighWatermark, p.LastStableOffset, p.LogStartOffset = -1, -1, -1
+			l, err := b.partition(rt.Topic, rp.Partition)
+			if err == nil {
+				watches = append(watches, l.Watch())
+				limit := min(int(rp.PartitionMaxBytes), budget-total)
+				var res log.ReadResult
+				if limit > 0 || total == 0 {
+					res, err = l.Read(rp.FetchOffset, max(limit, 1))
+				} else {
+					res.LogStartOffset, res.HighWatermark, _ = l.Offsets()
+				}
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+				p.RecordBatches = res.Data
+				total += len(res.Data)
+			}
+			if err != nil {
+				if !errors.Is(err, store.ErrUnknownTopic) && !errors.Is(err, log.ErrOffsetOutOfRange) {
+					b.log.Warn("fetch", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+				}
+				p.ErrorCode = errorCode(err)
+			}
+			t.Partitions = append(t.Partitions, p)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp, total, watches
+}
+
+// partition returns the log of an existing partition.
+func (b *Broker) partition(topic string, p int32) (*log.Log, error) {
+	if p < 0 {
+		return nil, fmt.Errorf("%w: partition %d of %q", store.ErrUnknownTopic, p, topic)
+	}
+	return b.store.Partition(topic, int(p))
+}
+
+// waitAny blocks until one of the channels fires (true), or the deadline
+// passes or stop closes (false).
+func waitAny(chans []<-chan struct{}, deadline time.Time, stop <-chan struct{}) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	cases := make([]reflect.SelectCase, 0, len(chans)+2)
+	cases = append(cases,
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(stop)})
+	seen := map[<-chan struct{}]bool{}
+	for _, c := range chans {
+		if !seen[c] {
+			seen[c] = true
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)})
+		}
+	}
+	chosen, _, _ := reflect.Select(cases)
+	return chosen >= 2
+}
