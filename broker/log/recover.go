@@ -118,6 +118,9 @@ func (l *Log) recover() error {
 				}
 				break
 			}
+			if !last {
+				s.maybeTimeEntry() // as roll does: the last entry holds the segment's largest timestamp
+			}
 			if err := s.syncFiles(); err != nil {
 				closeAll(append(segs, s))
 				return err
@@ -179,6 +182,9 @@ func (l *Log) loadIndexes(s *segment, last bool, logEnd int64, bases []int64, i 
 		end = bases[i+1]
 	}
 	s.next = end
+	if s.missingIndex && s.size > 0 {
+		return fmt.Errorf("%w: %s or %s is missing", errCorruptIndex, s.path(indexSuffix), s.path(timeIndexSuffix))
+	}
 	if err := s.idx.load(func(e offsetEntry) bool {
 		return int64(e.pos) < s.size && s.base+int64(e.rel) < end
 	}); err != nil {

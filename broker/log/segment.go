@@ -42,6 +42,8 @@ type segment struct {
 	sinceIndex int   // log bytes since the last offset index entry
 	created    time.Time
 	extra      string // appended to every file name: cleanedSuffix while compacting
+
+	missingIndex bool // an index file did not exist when the segment was opened
 }
 
 func (s *segment) path(suffix string) string {
@@ -63,6 +65,11 @@ func openSegmentFiles(dir string, base int64, extra string) (*segment, error) {
 		return nil, err
 	}
 	s.f = f
+	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		if _, err := os.Stat(s.path(suf)); os.IsNotExist(err) {
+			s.missingIndex = true
+		}
+	}
 	if err := s.idx.open(s.path(indexSuffix)); err != nil {
 		s.close()
 		return nil, err
