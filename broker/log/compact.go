@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/runnel-io/runnel/broker/batch"
 )
@@ -152,6 +153,9 @@ func (l *Log) cleanSegment(s *segment, latest map[string]int64, dropTombstones b
 				return err
 			}
 			ns.size = 0
+			// Compaction keeps transactional records and markers, so the
+			// aborted transactions stay as they are.
+			ns.txidx.entries, ns.txidx.flushed = slices.Clone(s.txidx.entries), 0
 			w = bufio.NewWriterSize(ns.f, 1<<20)
 			for _, k := range kept {
 				if err := ns.write(w, k, l.opts.IndexIntervalBytes); err != nil {
@@ -201,6 +205,7 @@ func (l *Log) swap(s, ns *segment) error {
 		{logCleaned, swapName}, // the commit point
 		{ns.path(indexSuffix), s.path(indexSuffix)},
 		{ns.path(timeIndexSuffix), s.path(timeIndexSuffix)},
+		{ns.path(txnIndexSuffix), s.path(txnIndexSuffix)},
 		{swapName, s.path(logSuffix)},
 	}
 	for i, st := range steps {

@@ -10,9 +10,15 @@
 //	00000000000000000000.log        batches, stored as received
 //	00000000000000000000.index      offset -> file position, sparse
 //	00000000000000000000.timeindex  timestamp -> offset, sparse
+//	00000000000000000000.txnindex   aborted transactions whose marker is here
+//	00000000000000000000.snapshot   producer state at this offset
 //	00000000000000052143.log        the next segment: named by its base offset
 //	...                             (20 digits, zero-padded, as Kafka does)
 //	checkpoint                      recovery point and log start offset
+//
+// The producer state (idempotent and transactional producers: sequence
+// numbers, epochs, open transactions) and the .txnindex and .snapshot
+// formats are described in producers.go.
 //
 // # The .log file
 //

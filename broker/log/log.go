@@ -1,8 +1,10 @@
 package log
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"sync"
@@ -32,6 +34,7 @@ type Log struct {
 		logStart  int64
 		leo       int64 // log end offset: the next offset to assign
 		failed    error // set once a write failed; appends refuse
+		producers *producerState
 		closed    bool
 		cleanedTo int64 // active base at the last compaction
 	}
@@ -75,6 +78,10 @@ type AppendResult struct {
 	LastOffset     int64 // offset of the last record appended
 	LogAppendTime  int64 // broker time of the append in ms, -1 for CreateTime topics
 	LogStartOffset int64
+	// Duplicate is set when the batch was a producer's retry of a batch
+	// already stored: nothing was written, and the offsets are those of
+	// the stored batch (Kafka answers a retry the same way).
+	Duplicate bool
 }
 
 // ReadResult is what Read returns: whole stored batches, as stored.
@@ -82,9 +89,13 @@ type ReadResult struct {
 	// Data holds zero or more complete batches. The first may start
 	// before the requested offset (the batch that contains it). The
 	// caller owns Data.
-	Data           []byte
-	HighWatermark  int64
-	LogStartOffset int64
+	Data             []byte
+	HighWatermark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+	// Aborted lists, for ReadCommitted, the aborted transactions whose
+	// records may be in Data; the reader skips them (Kafka clients do).
+	Aborted []AbortedTxn
 }
 
 // Open opens or creates the log in dir, recovering it when it was not
@@ -141,8 +152,16 @@ func (l *Log) Options() Options {
 // offsets. Either every batch is appended or none is. Append rewrites the
 // base offsets (and for LogAppendTime topics the timestamps) in data, in
 // place. With the default durable policy it returns once the data is
-// fsynced. Errors: *BatchError for invalid input, ErrTooLarge, ErrFailed
-// after an earlier I/O error, ErrClosed.
+// fsynced.
+//
+// Batches of idempotent and transactional producers (producer id >= 0) are
+// checked against the producer state: a retry of one of a producer's last
+// five batches returns the stored offsets with Duplicate set, and writes
+// nothing.
+//
+// Errors: *BatchError for invalid input, ErrTooLarge, ErrOutOfOrderSequence,
+// ErrInvalidProducerEpoch, ErrInvalidTxnState, ErrFailed after an earlier
+// I/O error, ErrClosed.
 func (l *Log) Append(data []byte) (AppendResult, error) {
 	if len(data) == 0 {
 		return AppendResult{}, ErrEmptyAppend
@@ -158,11 +177,84 @@ func (l *Log) Append(data []byte) (AppendResult, error) {
 		l.mu.Unlock()
 		return AppendResult{}, err
 	}
+	staged := map[int64]*producerEntry{}
+	for i := range headers {
+		dup, err := l.mu.producers.validate(staged, &headers[i])
+		if err == nil && dup != nil && len(headers) > 1 {
+			err = fmt.Errorf("%w: batch %d of %d is a retry", ErrOutOfOrderSequence, i, len(headers))
+		}
+		if err != nil || dup != nil {
+			start := l.mu.logStart
+			l.mu.Unlock()
+			if err != nil {
+				return AppendResult{}, err
+			}
+			// A retry: answer once what it duplicates is as durable as a
+			// fresh append would be.
+			if l.opts.Durable() {
+				if err := l.waitDurable(dup.lastOffset + 1); err != nil {
+					return AppendResult{}, err
+				}
+			}
+			return AppendResult{BaseOffset: dup.firstOffset, LastOffset: dup.lastOffset, LogAppendTime: -1,
+				LogStartOffset: start, Duplicate: true}, nil
+		}
+	}
+	res, err := l.appendLocked(data, headers)
+	if err == nil {
+		for i := range headers {
+			l.mu.producers.apply(&headers[i])
+		}
+	}
+	return l.finishAppend(res, err)
+}
+
+// AppendControl writes a transaction marker for producer pid: a control
+// batch that commits or aborts the producer's open transaction in this
+// partition, as the transaction coordinator does through
+// WriteTxnMarkers in Kafka. An abort is added to the transaction index.
+// Errors: ErrInvalidProducerEpoch for an epoch older than the producer's,
+// ErrFailed, ErrClosed.
+func (l *Log) AppendControl(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (AppendResult, error) {
+	data, err := controlBatch(pid, epoch, commit, coordinatorEpoch, l.opts.Now().UnixMilli())
+	if err != nil {
+		return AppendResult{}, err
+	}
+	h, _ := batch.ParseHeader(data)
+	l.mu.Lock()
+	if err := l.writable(); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	if err := l.mu.producers.checkMarker(pid, epoch); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	lso := l.lastStable(l.mu.leo)
+	res, err := l.appendLocked(data, []batch.Header{h})
+	if err == nil {
+		if a, ok := l.mu.producers.endTxn(pid, epoch, commit, coordinatorEpoch, res.BaseOffset, lso); ok {
+			l.active().txidx.add(a)
+		}
+	}
+	return l.finishAppend(res, err)
+}
+
+// appendLocked assigns offsets to the checked batches of data and writes
+// them to the active segment, rolling it first when due. It returns with
+// l.mu still held. REQUIRES: l.mu held for writing.
+func (l *Log) appendLocked(data []byte, headers []batch.Header) (AppendResult, error) {
 	now := l.opts.Now()
 	active := l.active()
-	if active.size > 0 && (active.size+int64(len(data)) > l.opts.SegmentBytes || l.segmentAged(active, headers, now)) {
+	end := l.mu.leo
+	for i := range headers {
+		end += int64(headers[i].LastOffsetDelta) + 1
+	}
+	// Relative offsets in the indexes are 32 bits: like Kafka, roll before
+	// an offset would lie more than MaxInt32 past the segment's base.
+	offsetsFull := end-1-active.base > math.MaxInt32
+	if active.size > 0 && (offsetsFull || active.size+int64(len(data)) > l.opts.SegmentBytes || l.segmentAged(active, headers, now)) {
 		if err := l.roll(); err != nil {
-			l.mu.Unlock()
 			return AppendResult{}, err
 		}
 		active = l.active()
@@ -190,7 +282,6 @@ func (l *Log) Append(data []byte) (AppendResult, error) {
 		if terr := active.f.Truncate(start); terr != nil {
 			l.mu.failed = fmt.Errorf("%w: write: %w; truncate: %w", ErrFailed, err, terr)
 		}
-		l.mu.Unlock()
 		return AppendResult{}, fmt.Errorf("broker/log: append to %s: %w", active.path(logSuffix), err)
 	}
 	pos = 0
@@ -202,10 +293,19 @@ func (l *Log) Append(data []byte) (AppendResult, error) {
 	l.stats.appends.Add(1)
 	l.stats.bytes.Add(int64(len(data)))
 	res.LastOffset = l.mu.leo - 1
+	return res, nil
+}
+
+// finishAppend releases l.mu after appendLocked and applies the flush
+// policy: it waits for the fsync when the append must be durable.
+func (l *Log) finishAppend(res AppendResult, err error) (AppendResult, error) {
+	if err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
 	durable, _ := l.durableState()
 	flush := l.mu.leo-durable >= l.opts.FlushMessages
 	l.mu.Unlock()
-
 	if flush {
 		if err := l.waitDurable(res.LastOffset + 1); err != nil {
 			return AppendResult{}, err
@@ -216,6 +316,38 @@ func (l *Log) Append(data []byte) (AppendResult, error) {
 		l.smu.Unlock()
 	}
 	return res, nil
+}
+
+// controlBatch encodes a transaction marker as Kafka does: a control,
+// transactional batch with one record whose key is (version 0, type) and
+// value (version 0, coordinator epoch).
+func controlBatch(pid int64, epoch int16, commit bool, coordinatorEpoch int32, now int64) ([]byte, error) {
+	typ := uint16(0)
+	if commit {
+		typ = 1
+	}
+	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), typ)
+	value := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), uint32(coordinatorEpoch))
+	rec := batch.AppendRecord(nil, &batch.Record{Key: key, Value: value})
+	return batch.Assemble(batch.Header{
+		Attributes: batch.AttrControl | batch.AttrTransactional, FirstTimestamp: now, MaxTimestamp: now,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1, RecordCount: 1,
+	}, rec)
+}
+
+// markerType decodes a control batch's record: commit (true) or abort.
+func markerType(b []byte, h *batch.Header) (commit bool, coordinatorEpoch int32, err error) {
+	recs, err := batch.Records(b, h)
+	if err != nil {
+		return false, 0, err
+	}
+	if len(recs) != 1 || len(recs[0].Key) < 4 {
+		return false, 0, fmt.Errorf("%w: control batch at offset %d has no marker", batch.ErrBadRecords, h.BaseOffset)
+	}
+	if len(recs[0].Value) >= 6 {
+		coordinatorEpoch = int32(binary.BigEndian.Uint32(recs[0].Value[2:]))
+	}
+	return binary.BigEndian.Uint16(recs[0].Key[2:]) == 1, coordinatorEpoch, nil
 }
 
 // segmentAged reports whether segment.ms has passed for the active segment.
@@ -241,6 +373,11 @@ func (l *Log) check(data []byte, headers []batch.Header) ([]batch.Header, error)
 		h, size, err := batch.Check(data[pos:], 0)
 		if err != nil {
 			return nil, &BatchError{Index: i, Position: pos, Err: err}
+		}
+		if int64(h.RecordCount) != int64(h.LastOffsetDelta)+1 {
+			// Kafka's check for client batches: offsets must be dense.
+			return nil, &BatchError{Index: i, Position: pos,
+				Err: fmt.Errorf("%w: %d records for an offset range of %d", batch.ErrBadHeader, h.RecordCount, int64(h.LastOffsetDelta)+1)}
 		}
 		if l.opts.MaxMessageBytes > 0 && size > l.opts.MaxMessageBytes {
 			return nil, &BatchError{Index: i, Position: pos,
@@ -278,6 +415,9 @@ func (l *Log) roll() error {
 		return l.mu.failed
 	}
 	l.markDurable(l.mu.leo)
+	if err := l.mu.producers.writeSnapshot(l.dir, l.mu.leo, l.bases()); err != nil {
+		return fmt.Errorf("broker/log: roll to offset %d: %w", l.mu.leo, err)
+	}
 	s, err := openSegment(l.dir, l.mu.leo)
 	if err == nil {
 		if err = syncDir(l.dir); err != nil {
@@ -291,6 +431,15 @@ func (l *Log) roll() error {
 	l.mu.segments = append(l.mu.segments, s)
 	l.stats.rolls.Add(1)
 	return l.checkpointLocked(false)
+}
+
+// bases lists the base offsets of the segments. REQUIRES: l.mu.
+func (l *Log) bases() []int64 {
+	out := make([]int64, len(l.mu.segments))
+	for i, s := range l.mu.segments {
+		out[i] = s.base
+	}
+	return out
 }
 
 // checkpointLocked writes the checkpoint with the recovery point at the
@@ -320,6 +469,24 @@ func (l *Log) highWatermark() int64 {
 	l.smu.Lock()
 	defer l.smu.Unlock()
 	return min(l.smu.durable, l.mu.leo)
+}
+
+// lastStable is the last stable offset given the high watermark hw: the
+// first offset of the oldest open transaction, if it is below hw.
+// REQUIRES: l.mu.
+func (l *Log) lastStable(hw int64) int64 {
+	if f := l.mu.producers.firstUnstable(); f >= 0 && f < hw {
+		return f
+	}
+	return hw
+}
+
+// LastStableOffset is the offset below which every transaction is decided:
+// the limit of read_committed reads.
+func (l *Log) LastStableOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.lastStable(l.highWatermark())
 }
 
 // Offsets returns the log start offset, the high watermark and the log end
@@ -354,17 +521,31 @@ func (l *Log) Segments() int {
 // Errors: ErrOffsetOutOfRange below the log start or past the high
 // watermark, ErrClosed.
 func (l *Log) Read(offset int64, maxBytes int) (ReadResult, error) {
+	return l.read(offset, maxBytes, false)
+}
+
+// ReadCommitted is Read for read_committed consumers: it stops at the last
+// stable offset and lists the aborted transactions that the data may hold.
+func (l *Log) ReadCommitted(offset int64, maxBytes int) (ReadResult, error) {
+	return l.read(offset, maxBytes, true)
+}
+
+func (l *Log) read(offset int64, maxBytes int, committed bool) (ReadResult, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.mu.closed {
 		return ReadResult{}, ErrClosed
 	}
 	hw := l.highWatermark()
-	res := ReadResult{HighWatermark: hw, LogStartOffset: l.mu.logStart}
+	res := ReadResult{HighWatermark: hw, LastStableOffset: l.lastStable(hw), LogStartOffset: l.mu.logStart}
 	if offset < l.mu.logStart || offset > hw {
 		return res, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, l.mu.logStart, hw)
 	}
-	if offset == hw {
+	limit := hw
+	if committed {
+		limit = res.LastStableOffset
+	}
+	if offset >= limit {
 		return res, nil
 	}
 	segs := l.mu.segments
@@ -378,28 +559,31 @@ func (l *Log) Read(offset int64, maxBytes int) (ReadResult, error) {
 		if pos == s.size {
 			continue // compacted away: the next segment has what follows
 		}
-		data, err := readBatches(s, pos, maxBytes, hw)
+		data, end, err := readBatches(s, pos, maxBytes, limit)
 		res.Data = data
+		if committed && len(data) > 0 {
+			res.Aborted = l.abortedIn(offset, end)
+		}
 		return res, err
 	}
 	return res, nil
 }
 
 // readBatches reads whole batches from pos: about maxBytes, at least one,
-// none that reaches hw.
-func readBatches(s *segment, pos int64, maxBytes int, hw int64) ([]byte, error) {
+// none that reaches limit. It returns them and the offset after the last.
+func readBatches(s *segment, pos int64, maxBytes int, limit int64) ([]byte, int64, error) {
 	want := min(int64(max(maxBytes, batch.HeaderSize)), s.size-pos)
 	buf := make([]byte, want)
 	if _, err := s.f.ReadAt(buf, pos); err != nil {
-		return nil, fmt.Errorf("broker/log: read %s at %d: %w", s.path(logSuffix), pos, err)
+		return nil, 0, fmt.Errorf("broker/log: read %s at %d: %w", s.path(logSuffix), pos, err)
 	}
-	n := 0
+	n, end := 0, int64(0)
 	for n < len(buf) {
 		h, err := batch.ParseHeader(buf[n:])
 		if err != nil {
 			break // a partial header at the end of buf
 		}
-		if h.LastOffset() >= hw {
+		if h.LastOffset() >= limit {
 			break
 		}
 		size := h.Size()
@@ -410,13 +594,14 @@ func readBatches(s *segment, pos int64, maxBytes int, hw int64) ([]byte, error) 
 			// The first batch is larger than maxBytes: return it whole.
 			full := make([]byte, size)
 			if _, err := s.f.ReadAt(full, pos); err != nil {
-				return nil, fmt.Errorf("broker/log: read %s at %d: %w", s.path(logSuffix), pos, err)
+				return nil, 0, fmt.Errorf("broker/log: read %s at %d: %w", s.path(logSuffix), pos, err)
 			}
-			return full, nil
+			return full, h.LastOffset() + 1, nil
 		}
 		n += size
+		end = h.LastOffset() + 1
 	}
-	return buf[:n], nil
+	return buf[:n], end, nil
 }
 
 // OffsetForTimestamp returns the offset and timestamp of the first record
@@ -501,6 +686,9 @@ func (l *Log) Close() error {
 		active := l.active()
 		active.maybeTimeEntry()
 		err = errors.Join(active.f.Sync(), active.syncIndexes())
+		if err == nil {
+			err = l.mu.producers.writeSnapshot(l.dir, l.mu.leo, l.bases())
+		}
 		if err == nil {
 			err = l.checkpointLocked(true)
 		}

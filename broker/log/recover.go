@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,7 +77,45 @@ func (l *Log) recover() error {
 		l.opts.Logger.Warn("unreadable checkpoint; validating the whole log", "dir", l.dir, "err", err)
 	}
 
+	// vouched: everything in segment i is below the recovery point, or the
+	// log was closed cleanly and its last segment has not changed since.
+	vouched := func(i int) bool {
+		if !haveCkpt {
+			return false
+		}
+		if i < len(bases)-1 {
+			return bases[i+1] <= ckpt.recoveryPoint
+		}
+		st, err := os.Stat(filepath.Join(l.dir, segmentName(bases[i], logSuffix)))
+		return err == nil && ckpt.clean && st.Size() == ckpt.activeSize && ckpt.logEnd >= bases[i]
+	}
+	// The producer state comes from the snapshot taken where validation
+	// starts (the log end after a clean close); the batches validated
+	// after it are replayed on top. Without that snapshot every segment is
+	// validated and replayed from the start.
+	firstUnvouched := len(bases)
+	for i := range bases {
+		if !vouched(i) {
+			firstUnvouched = i
+			break
+		}
+	}
+	ps, replayAll := newProducerState(), true
+	if haveCkpt {
+		at := ckpt.logEnd
+		if firstUnvouched < len(bases) {
+			at = bases[firstUnvouched]
+		}
+		if snap, err := loadSnapshot(l.dir, at); err == nil {
+			ps, replayAll = snap, false
+		} else if len(bases) > 0 {
+			l.opts.Logger.Warn("no usable producer snapshot; validating the whole log", "dir", l.dir, "offset", at, "err", err)
+		}
+	}
+	l.mu.producers = ps
+
 	var segs []*segment
+	before := map[int64][]byte{} // producer state before replaying a segment, by base
 	expectNext := int64(0)
 	for i, base := range bases {
 		s, err := openSegment(l.dir, base)
@@ -85,14 +124,24 @@ func (l *Log) recover() error {
 			return err
 		}
 		last := i == len(bases)-1
-		trusted := haveCkpt && !rebuild[base] &&
-			((!last && bases[i+1] <= ckpt.recoveryPoint) ||
-				(last && ckpt.clean && s.size == ckpt.activeSize && ckpt.logEnd >= base))
 		if base < expectNext {
 			// Overlaps the segment before it: it cannot be trusted
 			// and it cannot follow; drop it and what comes after.
 			l.dropFrom(rep, s, bases[i:], expectNext, fmt.Errorf("%w: segment starts at %d, before %d", errOffsetOrder, base, expectNext))
 			break
+		}
+		isVouched := !replayAll && vouched(i)
+		trusted := isVouched && !rebuild[base]
+		if isVouched {
+			end := ckpt.logEnd
+			if !last {
+				end = bases[i+1]
+			}
+			if err := s.txidx.load(func(a AbortedTxn) bool { return a.LastOffset >= base && a.LastOffset < end }); err != nil {
+				// Only a replay from an older snapshot could rebuild it.
+				l.opts.Logger.Warn("transaction index unusable; read_committed reads of this segment may include aborted records",
+					"segment", s.path(logSuffix), "err", err)
+			}
 		}
 		if trusted {
 			if err := l.loadIndexes(s, last, ckpt.logEnd, bases, i); err != nil {
@@ -104,7 +153,17 @@ func (l *Log) recover() error {
 		if !trusted {
 			s.idx.keep(0)
 			s.tidx.keep(0)
-			end, stop := s.scan(0, max(expectNext, base), l.opts.IndexIntervalBytes, 0)
+			var replay func([]byte, *batch.Header) error
+			if !isVouched {
+				s.txidx.keep(0)
+				replay = l.replayer(ps, s)
+				before[base] = ps.marshal(base)
+			}
+			limit := int64(math.MaxInt64)
+			if !last {
+				limit = bases[i+1]
+			}
+			end, stop := s.scan(0, max(expectNext, base), limit, l.opts.IndexIntervalBytes, 0, replay)
 			rep.ScannedBytes += end
 			if stop != nil {
 				l.truncate(rep, s, end, stop)
@@ -160,6 +219,19 @@ func (l *Log) recover() error {
 	}
 	l.smu.durable = l.mu.leo
 	l.smu.lastFlush = l.opts.Now()
+	removeSnapshotsAfter(l.dir, l.mu.leo)
+	// A crash from now on validates the active segment again, from the
+	// snapshot at its base: make sure there is one.
+	if snap, ok := before[active.base]; ok || active.size == 0 {
+		if !ok {
+			snap = ps.marshal(active.base)
+		}
+		if _, err := os.Stat(filepath.Join(l.dir, segmentName(active.base, snapshotSuffix))); os.IsNotExist(err) {
+			if err := writeFileAtomic(l.dir, segmentName(active.base, snapshotSuffix), snap); err != nil {
+				return err
+			}
+		}
+	}
 	rep.Clean = haveCkpt && ckpt.clean && rep.ScannedBytes == 0 && len(rep.Truncations) == 0 && len(rep.RebuiltIndexes) == 0
 	rep.Segments = len(segs)
 	// From here on the log may change: the checkpoint must not say clean.
@@ -229,7 +301,7 @@ func (l *Log) dropFrom(rep *RecoveryReport, s *segment, bases []int64, firstLost
 
 // removeLost deletes the segment at base, recording it as lost.
 func (l *Log) removeLost(rep *RecoveryReport, base, firstLost int64, reason error) {
-	s := &segment{dir: l.dir, base: base, idx: newOffsetIndex(), tidx: newTimeIndex()}
+	s := &segment{dir: l.dir, base: base, idx: newOffsetIndex(), tidx: newTimeIndex(), txidx: newTxnIndex()}
 	var size int64
 	if st, err := os.Stat(s.path(logSuffix)); err == nil {
 		size = st.Size()
@@ -243,7 +315,30 @@ func (l *Log) removeLost(rep *RecoveryReport, base, firstLost int64, reason erro
 	}
 }
 
-// syncFiles fsyncs the log and writes and fsyncs both indexes.
+// replayer returns the scan callback that rebuilds the producer state (and
+// s's transaction index) from the batches validated during recovery.
+func (l *Log) replayer(ps *producerState, s *segment) func([]byte, *batch.Header) error {
+	return func(b []byte, h *batch.Header) error {
+		if !h.IsControl() {
+			ps.apply(h)
+			return nil
+		}
+		commit, coordinatorEpoch, err := markerType(b, h)
+		if err != nil {
+			return err
+		}
+		lso := ps.firstUnstable()
+		if lso < 0 {
+			lso = h.BaseOffset
+		}
+		if a, ok := ps.endTxn(h.ProducerID, h.ProducerEpoch, commit, coordinatorEpoch, h.BaseOffset, lso); ok {
+			s.txidx.add(a)
+		}
+		return nil
+	}
+}
+
+// syncFiles fsyncs the log and writes and fsyncs its indexes.
 func (s *segment) syncFiles() error {
 	return errors.Join(s.f.Sync(), s.syncIndexes())
 }
@@ -270,6 +365,8 @@ func (l *Log) finishSwaps() (map[int64]bool, error) {
 			if err := os.Rename(filepath.Join(l.dir, name), final); err != nil {
 				return nil, err
 			}
+			// The offset and time indexes are rebuilt; the transaction
+			// index is kept: compaction does not change it.
 			for _, suf := range []string{indexSuffix, timeIndexSuffix} {
 				os.Remove(filepath.Join(l.dir, segmentName(base, suf)))
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +22,9 @@ const (
 	swapSuffix      = ".swap"    // compaction output, committed, not yet renamed
 )
 
+// indexSuffixes are the files kept beside each .log.
+var indexSuffixes = []string{indexSuffix, timeIndexSuffix, txnIndexSuffix}
+
 func segmentName(base int64, suffix string) string { return fmt.Sprintf("%020d%s", base, suffix) }
 
 // segment is one .log file with its two indexes. The fields of the active
@@ -32,8 +36,9 @@ type segment struct {
 	f    *os.File
 	size int64 // bytes of valid batches in f
 
-	idx  *fileIndex[offsetEntry]
-	tidx *fileIndex[timeEntry]
+	idx   *fileIndex[offsetEntry]
+	tidx  *fileIndex[timeEntry]
+	txidx *fileIndex[AbortedTxn] // aborted transactions whose marker is here
 
 	next       int64 // offset after the last batch; exact for the active segment
 	maxTS      int64 // largest batch max timestamp seen, -1 when empty
@@ -59,13 +64,13 @@ func openSegment(dir string, base int64) (*segment, error) {
 // openSegmentFiles is openSegment for file names ending in extra.
 func openSegmentFiles(dir string, base int64, extra string) (*segment, error) {
 	s := &segment{dir: dir, base: base, next: base, maxTS: -1, maxTSOff: -1, firstTS: -1,
-		idx: newOffsetIndex(), tidx: newTimeIndex(), extra: extra}
+		idx: newOffsetIndex(), tidx: newTimeIndex(), txidx: newTxnIndex(), extra: extra}
 	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	s.f = f
-	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+	for _, suf := range indexSuffixes {
 		if _, err := os.Stat(s.path(suf)); os.IsNotExist(err) {
 			s.missingIndex = true
 		}
@@ -75,6 +80,10 @@ func openSegmentFiles(dir string, base int64, extra string) (*segment, error) {
 		return nil, err
 	}
 	if err := s.tidx.open(s.path(timeIndexSuffix)); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.txidx.open(s.path(txnIndexSuffix)); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -93,14 +102,14 @@ func (s *segment) close() error {
 		errs = append(errs, s.f.Close())
 		s.f = nil
 	}
-	errs = append(errs, s.idx.close(), s.tidx.close())
+	errs = append(errs, s.idx.close(), s.tidx.close(), s.txidx.close())
 	return errors.Join(errs...)
 }
 
 // remove closes the segment and deletes its files.
 func (s *segment) remove() error {
 	err := s.close()
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range append([]string{logSuffix, snapshotSuffix}, indexSuffixes...) {
 		if e := os.Remove(s.path(suf)); e != nil && !os.IsNotExist(e) && err == nil {
 			err = e
 		}
@@ -184,11 +193,23 @@ func (s *segment) each(pos int64, maxBatch int, fn func(pos int64, b []byte, h *
 }
 
 // scan validates the batches from pos on (see each), checks that offsets
-// only grow from expectNext on, and rebuilds the in-memory index state.
-func (s *segment) scan(pos, expectNext int64, interval, maxBatch int) (end int64, stop error) {
-	return s.each(pos, maxBatch, func(pos int64, _ []byte, h *batch.Header) error {
+// only grow from expectNext on and stay below limit (the next segment's
+// base) and within the 32-bit reach of the indexes, and rebuilds the
+// in-memory index state. replay, when not nil, sees every valid batch in
+// order.
+func (s *segment) scan(pos, expectNext, limit int64, interval, maxBatch int, replay func([]byte, *batch.Header) error) (end int64, stop error) {
+	limit = min(limit, s.base+math.MaxInt32+1)
+	return s.each(pos, maxBatch, func(pos int64, b []byte, h *batch.Header) error {
 		if h.BaseOffset < expectNext {
 			return fmt.Errorf("%w: base offset %d, expected at least %d", errOffsetOrder, h.BaseOffset, expectNext)
+		}
+		if h.LastOffset() >= limit || h.LastOffset() < h.BaseOffset {
+			return fmt.Errorf("%w: batch [%d, %d] does not fit segment %d (next offset limit %d)", errOffsetOrder, h.BaseOffset, h.LastOffset(), s.base, limit)
+		}
+		if replay != nil {
+			if err := replay(b, h); err != nil {
+				return err
+			}
 		}
 		s.track(h, pos, interval)
 		expectNext = h.LastOffset() + 1
@@ -245,7 +266,7 @@ func (s *segment) findTime(ts int64) int64 {
 	return 0
 }
 
-// syncIndexes writes pending index entries and fsyncs both index files.
+// syncIndexes writes pending index entries and fsyncs the index files.
 func (s *segment) syncIndexes() error {
-	return errors.Join(s.idx.sync(), s.tidx.sync())
+	return errors.Join(s.idx.sync(), s.tidx.sync(), s.txidx.sync())
 }
