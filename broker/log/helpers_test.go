@@ -2,6 +2,8 @@ package log
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/runnel-io/runnel/broker/batch"
@@ -44,16 +46,23 @@ type rec struct {
 func readAll(t testing.TB, l *Log) []rec {
 	t.Helper()
 	start, hw, _ := l.Offsets()
+	return readRange(t, l, start, hw)
+}
+
+// readRange reads the records with offsets in [from, to); to must not be
+// past the high watermark. Batches at or past to are not decoded.
+func readRange(t testing.TB, l *Log, from, to int64) []rec {
+	t.Helper()
 	var out []rec
-	for off := start; off < hw; {
+	for off := from; off < to; {
 		res, err := l.Read(off, 1<<20)
 		if err != nil {
 			t.Fatalf("read at %d: %v", off, err)
 		}
 		if len(res.Data) == 0 {
-			t.Fatalf("read at %d below hw %d returned nothing", off, hw)
+			t.Fatalf("read at %d below %d returned nothing", off, to)
 		}
-		for pos := 0; pos < len(res.Data); {
+		for pos := 0; pos < len(res.Data) && off < to; {
 			h, size, err := batch.Check(res.Data[pos:], 0)
 			if err != nil {
 				t.Fatalf("read at %d: stored batch invalid: %v", off, err)
@@ -64,7 +73,7 @@ func readAll(t testing.TB, l *Log) []rec {
 			}
 			for _, r := range recs {
 				o := h.BaseOffset + int64(r.OffsetDelta)
-				if o < off {
+				if o < off || o >= to {
 					continue
 				}
 				out = append(out, rec{offset: o, ts: h.FirstTimestamp + r.TimestampDelta,
@@ -93,4 +102,95 @@ func mustAppend(t testing.TB, l *Log, b []byte) AppendResult {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// mkBatchTS builds a batch with one record per timestamp, values
+// "<prefix>-<i>", in the given (possibly unordered) timestamp order.
+func mkBatchTS(t testing.TB, codec int, prefix string, ts ...int64) []byte {
+	t.Helper()
+	b := batch.NewBuilder(codec)
+	for i, x := range ts {
+		b.Add([]byte(fmt.Sprintf("k%d", i)), []byte(fmt.Sprintf("%s-%d", prefix, i)), x)
+	}
+	out, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// abandon simulates a crash of the process that holds l: it closes the
+// files without the fsyncs, index writes and clean checkpoint of Close,
+// so the next Open recovers. l is unusable afterwards.
+func abandon(l *Log) {
+	l.maint.Lock()
+	defer l.maint.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mu.closed = true
+	l.closeSegments()
+}
+
+// segPath is the path of the file with suffix of the segment at base.
+func segPath(dir string, base int64, suffix string) string {
+	return filepath.Join(dir, segmentName(base, suffix))
+}
+
+// storedBatch is a batch as found in a .log file.
+type storedBatch struct {
+	pos int64
+	hdr batch.Header
+}
+
+// batchesIn lists the batches of a .log file, which must be valid.
+func batchesIn(t testing.TB, path string) []storedBatch {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []storedBatch
+	for pos := 0; pos < len(data); {
+		h, size, err := batch.Check(data[pos:], 0)
+		if err != nil {
+			t.Fatalf("%s at %d: %v", path, pos, err)
+		}
+		out = append(out, storedBatch{int64(pos), h})
+		pos += size
+	}
+	return out
+}
+
+// segmentBases lists the base offsets of the .log files in dir.
+func segmentBases(t testing.TB, dir string) []int64 {
+	t.Helper()
+	bases, err := listSegments(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bases
+}
+
+// copyDir copies the regular files of src into dst (created).
+func copyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
