@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 )
 
 // The recovery checkpoint, one per partition directory, file "checkpoint".
@@ -105,46 +107,7 @@ func readCheckpoint(dir string) (checkpoint, bool, error) {
 }
 
 func writeCheckpoint(dir string, c checkpoint) error {
-	return writeFileAtomic(dir, checkpointFile, c.marshal())
-}
-
-// writeFileAtomic replaces dir/name with data so that a crash leaves either
-// the old or the new content.
-func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fsutil.WriteFileAtomic(dir, checkpointFile, c.marshal())
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/runnel-io/runnel/broker/batch"
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 )
 
 // CompactStats describes one compaction pass.
@@ -216,12 +217,12 @@ func (l *Log) swap(s, ns *segment) error {
 			return fmt.Errorf("broker/log: compact: %w", err)
 		}
 		if i == 0 {
-			if err := syncDir(l.dir); err != nil {
+			if err := fsutil.SyncDir(l.dir); err != nil {
 				return err
 			}
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsutil.SyncDir(l.dir); err != nil {
 		return err
 	}
 	ns.extra = ""

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/broker/batch"
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 )
 
 // Log is one partition's log: a directory of segments. Append, Read and the
@@ -420,7 +421,7 @@ func (l *Log) roll() error {
 	}
 	s, err := openSegment(l.dir, l.mu.leo)
 	if err == nil {
-		if err = syncDir(l.dir); err != nil {
+		if err = fsutil.SyncDir(l.dir); err != nil {
 			s.remove()
 		}
 	}

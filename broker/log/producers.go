@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/runnel-io/runnel/broker/batch"
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 )
 
 // Producer state: what the log remembers of each idempotent or
@@ -340,7 +341,7 @@ func unmarshalSnapshot(b []byte) (*producerState, int64, error) {
 // a segment's base lives as long as the segment (segment.remove deletes
 // it): recovery from any recovery point finds the one it needs.
 func (ps *producerState) writeSnapshot(dir string, offset int64, bases []int64) error {
-	if err := writeFileAtomic(dir, segmentName(offset, snapshotSuffix), ps.marshal(offset)); err != nil {
+	if err := fsutil.WriteFileAtomic(dir, segmentName(offset, snapshotSuffix), ps.marshal(offset)); err != nil {
 		return err
 	}
 	offs, err := listSnapshots(dir)

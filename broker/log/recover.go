@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/broker/batch"
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 )
 
 // RecoveryReport says what Open found and repaired.
@@ -196,7 +197,7 @@ func (l *Log) recover() error {
 		}
 		s, err := openSegment(l.dir, base)
 		if err == nil {
-			err = syncDir(l.dir)
+			err = fsutil.SyncDir(l.dir)
 		}
 		if err != nil {
 			return err
@@ -227,7 +228,7 @@ func (l *Log) recover() error {
 			snap = ps.marshal(active.base)
 		}
 		if _, err := os.Stat(filepath.Join(l.dir, segmentName(active.base, snapshotSuffix))); os.IsNotExist(err) {
-			if err := writeFileAtomic(l.dir, segmentName(active.base, snapshotSuffix), snap); err != nil {
+			if err := fsutil.WriteFileAtomic(l.dir, segmentName(active.base, snapshotSuffix), snap); err != nil {
 				return err
 			}
 		}
@@ -379,7 +380,7 @@ func (l *Log) finishSwaps() (map[int64]bool, error) {
 		}
 	}
 	if len(rebuild) > 0 {
-		return rebuild, syncDir(l.dir)
+		return rebuild, fsutil.SyncDir(l.dir)
 	}
 	return rebuild, nil
 }

@@ -3,6 +3,8 @@ package log
 import (
 	"errors"
 	"fmt"
+
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 )
 
 // EnforceRetention applies cleanup.policy=delete: it deletes the oldest
@@ -61,7 +63,7 @@ func (l *Log) EnforceRetention() (int, error) {
 	for _, s := range removed {
 		err = errors.Join(err, s.remove())
 	}
-	return n, errors.Join(err, syncDir(l.dir))
+	return n, errors.Join(err, fsutil.SyncDir(l.dir))
 }
 
 // DeleteRecords advances the log start offset to offset (-1 means the high

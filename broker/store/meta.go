@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 )
 
 const (
@@ -95,7 +97,7 @@ func loadIdentity(dir string, want int32, fresh bool) (identity, error) {
 				"restore the file, or start from an empty directory")
 		}
 		id := identity{clusterID: NewUUID(), nodeID: want}
-		return id, writeFileAtomic(dir, metaFile, id.marshal())
+		return id, fsutil.WriteFileAtomic(dir, metaFile, id.marshal())
 	}
 	if err != nil {
 		return identity{}, err

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 	"github.com/runnel-io/runnel/broker/log"
 )
 
@@ -123,7 +124,7 @@ func (s *Store) load() error {
 			"missing, but the directory holds partition directories (%s); restore the file, or move them away",
 			strings.Join(partDirs[:min(len(partDirs), 3)], ", "))
 	default:
-		if err := writeFileAtomic(s.dir, topicsFile, marshalTopics(nil)); err != nil {
+		if err := fsutil.WriteFileAtomic(s.dir, topicsFile, marshalTopics(nil)); err != nil {
 			return fmt.Errorf("broker/store: %w", err)
 		}
 	}
@@ -210,7 +211,7 @@ func (s *Store) setAside(name, why string) error {
 	}
 	s.opts.Logger.Warn("set aside a partition directory with data: "+why+"; remove it when you no longer need it",
 		"dir", path, "now", to)
-	return syncDir(s.dir)
+	return fsutil.SyncDir(s.dir)
 }
 
 // holdsData reports whether a partition directory has a non-empty .log

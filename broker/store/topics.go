@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/runnel-io/runnel/broker/internal/fsutil"
 	"github.com/runnel-io/runnel/broker/log"
 )
 
@@ -170,7 +171,7 @@ func (s *Store) openNewPartitions(t *topic, from, to int) ([]*log.Log, error) {
 		}
 		logs = append(logs, l)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		s.discard(t.name, from, logs)
 		return nil, fmt.Errorf("broker/store: %w", err)
 	}
@@ -188,7 +189,7 @@ func (s *Store) discard(topic string, from int, logs []*log.Log) {
 
 // commit writes topics.json for the topic set next. REQUIRES: s.ddl.
 func (s *Store) commit(next map[string]*topic) error {
-	if err := writeFileAtomic(s.dir, topicsFile, marshalTopics(next)); err != nil {
+	if err := fsutil.WriteFileAtomic(s.dir, topicsFile, marshalTopics(next)); err != nil {
 		return fmt.Errorf("broker/store: write %s: %w", filepath.Join(s.dir, topicsFile), err)
 	}
 	return nil
@@ -248,7 +249,7 @@ func (s *Store) DeleteTopic(name string) error {
 		}
 		doomed = append(doomed, to)
 	}
-	syncDir(s.dir)
+	fsutil.SyncDir(s.dir)
 	s.ddl.Unlock()
 
 	for _, d := range doomed {

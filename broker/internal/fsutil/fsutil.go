@@ -1,14 +1,16 @@
-package store
+// Package fsutil holds the file operations that the broker's storage
+// packages need to be crash safe.
+package fsutil
 
 import (
 	"os"
 	"path/filepath"
 )
 
-// writeFileAtomic replaces dir/name with data so that a crash leaves either
+// WriteFileAtomic replaces dir/name with data so that a crash leaves either
 // the old or the new content: write "name.tmp", fsync it, rename it over
 // name, fsync dir.
-func writeFileAtomic(dir, name string, data []byte) error {
+func WriteFileAtomic(dir, name string, data []byte) error {
 	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -25,7 +27,7 @@ func writeFileAtomic(dir, name string, data []byte) error {
 		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = SyncDir(dir)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -33,8 +35,9 @@ func writeFileAtomic(dir, name string, data []byte) error {
 	return err
 }
 
-// syncDir fsyncs a directory, making the renames and creations in it durable.
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making the renames and creations in it
+// durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
