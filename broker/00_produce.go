@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,10 +20,12 @@ import (
 // answer. Partitions of one request are appended in parallel, so their
 // fsyncs overlap. Batches are stored as received, compression included.
 //
-// Differences from Kafka: control batches from clients are refused with
-// INVALID_RECORD; idempotent and transactional batches (producer id >= 0)
-// are refused with INVALID_PRODUCER_ID_MAPPING until InitProducerId is
-// served, so that no client believes it has exactly-once writes.
+// Idempotent and transactional batches are checked against the
+// partition's producer state (broker/log): a retry of a stored batch is
+// answered with its offsets, a gap with OUT_OF_ORDER_SEQUENCE_NUMBER, an
+// old epoch with INVALID_PRODUCER_EPOCH. Control batches from clients are
+// refused with INVALID_RECORD, and so is anything written to an internal
+// topic (whose names start with "__"), as Kafka does.
 
 func init() { regKey(kmsg.Produce, 3, 11, handleProduce) }
 
@@ -51,6 +54,9 @@ func handleProduce(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 			}
 			if err == nil {
 				l, err = b.store.Partition(rt.Topic, int(rp.Partition))
+			}
+			if err == nil && isInternalTopic(rt.Topic) {
+				err = fmt.Errorf("%w: %q is internal to the broker", kerr.InvalidTopicException, rt.Topic)
 			}
 			if err == nil {
 				err = checkClientBatches(rp.Records)
@@ -92,6 +98,9 @@ func handleProduce(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 	return resp
 }
 
+// isInternalTopic reports whether clients may not produce to topic.
+func isInternalTopic(topic string) bool { return strings.HasPrefix(topic, "__") }
+
 // checkClientBatches refuses what only the broker itself may write. The
 // full validation (CRC, lengths) is the log's.
 func checkClientBatches(records []byte) error {
@@ -100,11 +109,8 @@ func checkClientBatches(records []byte) error {
 		if err != nil {
 			return nil // the log reports it with the position
 		}
-		switch {
-		case h.IsControl():
+		if h.IsControl() {
 			return fmt.Errorf("%w: control batch at byte %d: only the broker writes control batches", kerr.InvalidRecord, pos)
-		case h.ProducerID >= 0:
-			return fmt.Errorf("%w: producer id %d: idempotent and transactional producers are not supported yet", kerr.InvalidProducerIDMapping, h.ProducerID)
 		}
 		if h.Length < batch.MinBatchLength {
 			return nil

@@ -19,10 +19,13 @@ import (
 // least one whole batch even when it is larger than the byte limits, as
 // Kafka does, so a large batch never blocks a consumer.
 //
+// read_committed fetches stop at the last stable offset and carry the
+// aborted transactions that overlap the returned batches, which clients
+// use to drop aborted records.
+//
 // Differences from Kafka: no fetch sessions (the response's session id is
 // 0, which tells clients to send full fetches; they all handle it), no
-// follower fetching. The last stable offset is the high watermark until
-// transactions are served.
+// follower fetching.
 
 func init() { regKey(kmsg.Fetch, 4, 12, handleFetch) }
 
@@ -53,6 +56,7 @@ func fetchOnce(b *Broker, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<
 		budget = int(^uint32(0) >> 1)
 	}
 	total := 0
+	committed := req.IsolationLevel == 1
 	var watches []<-chan struct{}
 	for _, rt := range req.Topics {
 		t := kmsg.NewFetchResponseTopic()
@@ -66,13 +70,21 @@ func fetchOnce(b *Broker, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<
 				watches = append(watches, l.Watch())
 				limit := min(int(rp.PartitionMaxBytes), budget-total)
 				var res log.ReadResult
-				if limit > 0 || total == 0 {
-					res, err = l.Read(rp.FetchOffset, max(limit, 1))
-				} else {
+				switch {
+				case limit <= 0 && total > 0:
 					res.LogStartOffset, res.HighWatermark, _ = l.Offsets()
+					res.LastStableOffset = l.LastStableOffset()
+				case committed:
+					res, err = l.ReadCommitted(rp.FetchOffset, max(limit, 1))
+				default:
+					res, err = l.Read(rp.FetchOffset, max(limit, 1))
 				}
-				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+				p.HighWatermark, p.LastStableOffset, p.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 				p.RecordBatches = res.Data
+				for _, a := range res.Aborted {
+					p.AbortedTransactions = append(p.AbortedTransactions,
+						kmsg.FetchResponseTopicPartitionAbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset})
+				}
 				total += len(res.Data)
 			}
 			if err != nil {

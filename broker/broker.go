@@ -13,7 +13,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/runnel-io/runnel/broker/log"
 	"github.com/runnel-io/runnel/broker/store"
+	"github.com/runnel-io/runnel/broker/txn"
 )
 
 // Broker is a Kafka-protocol broker serving the topics of one data
@@ -23,6 +25,7 @@ type Broker struct {
 	ln    net.Listener
 	addr  string
 	store *store.Store
+	txn   *txn.Coordinator
 	log   *slog.Logger
 	done  chan struct{} // closed when shutdown starts
 
@@ -65,12 +68,19 @@ func New(opts ...Opt) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", c.listen)
-	if err != nil {
+	b := &Broker{cfg: c, store: st, log: c.logger, done: make(chan struct{})}
+	tc := c.txnCfg
+	tc.Dir, tc.Logger = c.dataDir, c.logger
+	if b.txn, err = txn.Open(tc, txnLogs{b}, nil); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if b.ln, err = net.Listen("tcp", c.listen); err != nil {
+		b.txn.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.listen, err)
 	}
-	b := &Broker{cfg: c, ln: ln, store: st, log: c.logger, done: make(chan struct{})}
+	ln := b.ln
 	b.mu.conns = map[*clientConn]struct{}{}
 	b.addr = ln.Addr().String()
 	if c.advertised != "" {
@@ -197,7 +207,28 @@ func (b *Broker) Close() error {
 			b.mu.Unlock()
 			<-waited
 		}
+		b.txn.Close()
 		b.closeErr = b.store.Close()
 	})
 	return b.closeErr
+}
+
+// txnLogs gives the transaction coordinator its logs.
+type txnLogs struct{ b *Broker }
+
+func (a txnLogs) StateLog(p int32) (*log.Log, error) {
+	return a.b.internalTopic(txn.StateTopic, int(a.b.cfg.txnCfg.StatePartitions), p)
+}
+
+func (a txnLogs) Partition(topic string, p int32) (*log.Log, error) { return a.b.partition(topic, p) }
+
+// internalTopic returns partition p of an internal compacted topic,
+// creating the topic with n partitions on first use.
+func (b *Broker) internalTopic(name string, n int, p int32) (*log.Log, error) {
+	if _, err := b.store.Topic(name); errors.Is(err, store.ErrUnknownTopic) {
+		if _, err := b.store.CreateTopic(name, max(n, 1), map[string]string{"cleanup.policy": "compact"}); err != nil && !errors.Is(err, store.ErrTopicExists) {
+			return nil, err
+		}
+	}
+	return b.partition(name, p)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/broker/store"
+	"github.com/runnel-io/runnel/broker/txn"
 )
 
 // Opt configures a Broker. See the functions returning Opt for each
@@ -26,6 +27,7 @@ type cfg struct {
 	logger          *slog.Logger
 	shutdownTimeout time.Duration
 	storeOpts       *store.Options
+	txnCfg          txn.Config
 }
 
 func defaultCfg() cfg {
@@ -63,6 +65,12 @@ func ShutdownTimeout(d time.Duration) Opt { return opt(func(c *cfg) { c.shutdown
 // (num.partitions, retention, ...), auto-creation, the janitor period.
 // Default store.DefaultOptions(); a nil Logger inherits the broker's.
 func StoreOptions(o *store.Options) Opt { return opt(func(c *cfg) { c.storeOpts = o }) }
+
+// Transactions sets the transaction coordinator's configuration:
+// transaction.max.timeout.ms, the timed-out transaction check interval,
+// transaction.state.log.num.partitions. Dir and Logger are the broker's.
+// Defaults are txn.Config's.
+func Transactions(c txn.Config) Opt { return opt(func(cfg *cfg) { cfg.txnCfg = c }) }
 
 // validate reports every problem at once.
 func (c *cfg) validate() error {

@@ -20,7 +20,6 @@ func newClient(t *testing.T, b *Broker, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(b.Addr()),
-		kgo.DisableIdempotentWrite(), // InitProducerId is not served yet
 		kgo.AllowAutoTopicCreation(),
 	}, opts...)...)
 	if err != nil {
