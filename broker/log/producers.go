@@ -1,6 +1,7 @@
 package log
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -429,5 +430,32 @@ func (l *Log) abortedIn(from, to int64) []AbortedTxn {
 			}
 		}
 	}
+	return out
+}
+
+// ProducerInfo describes a producer the log has state for.
+type ProducerInfo struct {
+	ProducerID       int64
+	Epoch            int16
+	LastSequence     int32 // -1 when the producer wrote no batch here
+	LastTimestamp    int64
+	CoordinatorEpoch int32
+	TxnStartOffset   int64 // -1 without an open transaction
+}
+
+// Producers lists the producers the log tracks, by id.
+func (l *Log) Producers() []ProducerInfo {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]ProducerInfo, 0, len(l.mu.producers.producers))
+	for id, e := range l.mu.producers.producers {
+		p := ProducerInfo{ProducerID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp,
+			CoordinatorEpoch: e.coordinatorEpoch, TxnStartOffset: e.txnFirst}
+		if n := len(e.batches); n > 0 {
+			p.LastSequence = e.batches[n-1].lastSeq
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
 	return out
 }
