@@ -59,8 +59,8 @@ func newDemoCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Produce page views into a local data directory and consume them back",
-		Long: `demo runs the broker's storage in this process and drives it the way the
-Kafka protocol will: it opens (or creates) a data directory, creates the
+		Long: `demo runs the broker's storage in this process, without a network, and
+drives it the way "runnel broker" does for Kafka clients: it opens (or creates) a data directory, creates the
 topic "quickstart" with 3 partitions (or reuses it), produces page-view
 records keyed by user into record batches spread over the partitions with
 Kafka's key hash, reads every record back through the partition logs, and
@@ -130,8 +130,8 @@ func runDemo(w io.Writer, cfg demoConfig) (err error) {
 	}()
 	abs, _ := filepath.Abs(cfg.DataDir)
 
-	out.printf("runnel demo: the broker's storage, in this process. (No Kafka wire protocol yet:\n")
-	out.printf("this drives the partition logs directly, the way produce and fetch requests will.)\n\n")
+	out.printf("runnel demo: the broker's storage, in this process. (No network: this drives the\n")
+	out.printf("partition logs directly, the way runnel broker serves produce and fetch requests.)\n\n")
 	out.printf("data directory  %s (cluster id %s)\n", abs, st.ClusterID())
 
 	desc, err := st.CreateTopic(demoTopic, demoPartitions, nil)

@@ -1,16 +1,22 @@
 // Command runnel is the runnel broker's command line.
 //
-// Today it runs the broker's storage in-process: "runnel demo" produces and
-// consumes records through the partition logs of a data directory, and
-// "runnel log dump" prints what is inside segment and index files, like
-// Kafka's kafka-dump-log.sh. The Kafka wire protocol is not there yet.
+// "runnel broker" runs the Kafka-compatible broker. The topic, produce and
+// consume commands are Kafka clients (franz-go) that work against runnel or
+// any Kafka cluster. "runnel demo" drives the broker's storage in-process,
+// and "runnel log dump" prints what is inside segment and index files, like
+// Kafka's kafka-dump-log.sh.
 //
+//	runnel broker --data-dir ./data
+//	runnel topic create clicks --partitions 3
+//	printf 'alice:hello\nbob:hi\n' | runnel produce clicks --key-separator :
+//	runnel consume clicks --format '{{.Partition}}/{{.Offset}} {{.Key}}={{.Value}}'
 //	runnel demo --data-dir ./data
 //	runnel log dump data/quickstart-0/00000000000000000000.log --records
 //	runnel version
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,17 +26,20 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run executes the command line args with the given output streams and
-// returns the exit status: 0, or 1 after printing the error to stderr.
-func run(args []string, stdout, stderr io.Writer) int {
+// run executes the command line args with the given streams and returns
+// the exit status: 0, or 1 after printing the error to stderr. Cancelling
+// ctx stops the commands that run until interrupted (broker, consume
+// --follow) the way SIGINT and SIGTERM do.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	if err := root.Execute(); err != nil {
+	if err := root.ExecuteContext(ctx); err != nil {
 		msg := err.Error()
 		if strings.HasPrefix(msg, "unknown command") {
 			msg = strings.TrimRight(msg, "\n") + "\nRun 'runnel --help' for usage."
@@ -44,21 +53,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "runnel",
-		Short: "A Kafka-compatible stream-processing broker (storage preview)",
+		Short: "A Kafka-compatible stream-processing broker",
 		Long: `runnel is a Kafka-compatible stream-processing broker, in the making.
 
-What exists today is the broker's storage: partition logs of Kafka
-RecordBatch v2 segments with indexes, durable appends, crash recovery,
-retention and compaction, and the data directory that holds the topics.
-The Kafka wire protocol is not there yet, so Kafka clients cannot connect:
-"runnel demo" drives the storage in-process instead.`,
+"runnel broker" serves a data directory over the Kafka protocol, so Kafka
+clients (franz-go, librdkafka, kcat, kafka-python, ...) produce to it and
+consume from it. The topic, produce and consume commands are such clients
+themselves: they work against runnel or any Kafka cluster (--bootstrap).
+"runnel demo" drives the broker's storage in-process, without a network.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
-	root.AddCommand(newVersionCmd(), newDemoCmd(), newLogCmd())
+	root.AddCommand(newBrokerCmd(), newTopicCmd(), newProduceCmd(), newConsumeCmd(),
+		newDemoCmd(), newLogCmd(), newVersionCmd())
 	return root
 }
 

@@ -2,18 +2,25 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
 )
 
-// runCLI runs the command line in-process and returns the exit status and
-// both outputs.
+// runCLI runs the command line in-process, with an empty stdin, and
+// returns the exit status and both outputs.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runCLIWithInput(t, "", args...)
+}
+
+// runCLIWithInput is runCLI with stdin.
+func runCLIWithInput(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(args, &out, &errOut)
+	code = run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -55,7 +62,7 @@ func TestHelp(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	mustContain(t, "help", out, "demo", "log", "version", "wire protocol is not there yet")
+	mustContain(t, "help", out, "broker", "topic", "produce", "consume", "demo", "log", "version", "Kafka protocol")
 	_, out, _ = runCLI(t, "log", "dump", "--help")
 	mustContain(t, "log dump help", out, "--records", ".timeindex")
 }
