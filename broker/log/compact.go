@@ -78,7 +78,7 @@ func (l *Log) Compact() (CompactStats, error) {
 
 	horizon := opts.Now().UnixMilli() - opts.DeleteRetentionMs.Milliseconds()
 	for _, s := range segs {
-		if s == l.syncingSegment() {
+		if l.isSyncing(s) {
 			st.BytesAfter += s.size
 			continue
 		}

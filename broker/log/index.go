@@ -99,8 +99,12 @@ func (x *fileIndex[E]) open(path string) error {
 // errCorruptIndex with the detail and leaves no entries.
 func (x *fileIndex[E]) load(valid func(E) bool) error {
 	x.entries, x.flushed = x.entries[:0], 0
-	b, err := io.ReadAll(io.NewSectionReader(x.f, 0, 1<<62))
+	st, err := x.f.Stat()
 	if err != nil {
+		return err
+	}
+	b := make([]byte, st.Size())
+	if _, err := x.f.ReadAt(b, 0); err != nil && err != io.EOF {
 		return err
 	}
 	if len(b)%x.size != 0 {

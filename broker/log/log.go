@@ -45,8 +45,9 @@ type Log struct {
 		cond      *sync.Cond
 		durable   int64 // every offset below is fsynced
 		lastFlush time.Time
-		busy      bool     // an fsync is running
-		syncing   *segment // the segment it runs on
+		busy      int              // fsyncs running
+		covering  int64            // the largest log end a running fsync covers
+		syncing   map[*segment]int // fsyncs running per segment
 		err       error
 		watch     chan struct{} // closed when the high watermark moves
 	}
@@ -115,6 +116,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	}
 	l := &Log{dir: dir, opts: o}
 	l.smu.cond = sync.NewCond(&l.smu.Mutex)
+	l.smu.syncing = map[*segment]int{}
 	if err := l.recover(); err != nil {
 		l.closeSegments()
 		return nil, err

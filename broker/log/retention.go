@@ -30,19 +30,18 @@ func (l *Log) EnforceRetention() (int, error) {
 	for _, s := range l.mu.segments {
 		total += s.size
 	}
-	syncing := l.syncingSegment()
 	segs := l.mu.segments
 	n := 0
 	for ; n < len(segs)-1; n++ {
 		s := segs[n]
 		belowStart := segs[n+1].base <= l.mu.logStart
 		tooBig := l.opts.Delete && l.opts.RetentionBytes >= 0 && total-s.size >= l.opts.RetentionBytes
-		if s == syncing || !(belowStart || expired(s) || tooBig) {
+		if l.isSyncing(s) || !(belowStart || expired(s) || tooBig) {
 			break
 		}
 		total -= s.size
 	}
-	if active := segs[len(segs)-1]; n == len(segs)-1 && active.size > 0 && expired(active) && active != syncing {
+	if active := segs[len(segs)-1]; n == len(segs)-1 && active.size > 0 && expired(active) && !l.isSyncing(active) {
 		if err := l.roll(); err != nil {
 			l.mu.Unlock()
 			return 0, err

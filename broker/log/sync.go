@@ -6,13 +6,19 @@ import (
 )
 
 // Group commit. An appender that needs its data durable calls waitDurable
-// with the end of its append. If no fsync is running it becomes the syncer:
-// it notes the log end offset, fsyncs the active segment without holding
-// any lock, and then marks everything up to that end durable, which
-// releases every appender that wrote before the fsync started. Appenders
-// arriving during an fsync wait for it and then, if still not covered, one
-// of them runs the next: one fsync serves every batch written while the
-// previous one ran.
+// with the end of its append. If no running fsync will cover that end, it
+// becomes a syncer: it notes the log end offset, fdatasyncs the active
+// segment without holding any lock, and then marks everything up to that
+// end durable, releasing every appender that wrote before the fsync
+// started. Up to maxSyncers fsyncs run at once: an appender that wrote
+// after the running fsync started need not wait for it to finish before
+// its own can start, so one slow fsync does not stall every appender
+// twice. Completion order does not matter: an fdatasync covers every write
+// finished before it was called, and writes finish under l.mu before the
+// log end they reach is published.
+
+// maxSyncers bounds the fsyncs running at once on one log.
+const maxSyncers = 2
 
 // waitDurable returns once every offset below end is fsynced.
 func (l *Log) waitDurable(end int64) error {
@@ -22,11 +28,11 @@ func (l *Log) waitDurable(end int64) error {
 		if l.smu.err != nil {
 			return l.smu.err
 		}
-		if l.smu.busy {
+		if l.smu.covering >= end || l.smu.busy >= maxSyncers {
 			l.smu.cond.Wait()
 			continue
 		}
-		l.smu.busy = true
+		l.smu.busy++
 		l.smu.Unlock()
 
 		if testHookSyncer != nil {
@@ -39,7 +45,8 @@ func (l *Log) waitDurable(end int64) error {
 		if !closed {
 			s, leo = l.active(), l.mu.leo
 			l.smu.Lock()
-			l.smu.syncing = s // retention and compaction leave it alone meanwhile
+			l.smu.syncing[s]++ // retention and compaction leave it alone meanwhile
+			l.smu.covering = max(l.smu.covering, leo)
 			l.smu.Unlock()
 		}
 		l.mu.RUnlock()
@@ -59,7 +66,12 @@ func (l *Log) waitDurable(end int64) error {
 		}
 
 		l.smu.Lock()
-		l.smu.busy, l.smu.syncing = false, nil
+		l.smu.busy--
+		if !closed {
+			if l.smu.syncing[s]--; l.smu.syncing[s] == 0 {
+				delete(l.smu.syncing, s)
+			}
+		}
 		if err != nil {
 			l.smu.err = err
 		} else if leo > l.smu.durable {
@@ -95,11 +107,11 @@ func (l *Log) durableState() (int64, time.Time) {
 	return l.smu.durable, l.smu.lastFlush
 }
 
-// syncingSegment is the segment an fsync is running on, if any.
-func (l *Log) syncingSegment() *segment {
+// isSyncing reports whether an fsync is running on s.
+func (l *Log) isSyncing(s *segment) bool {
 	l.smu.Lock()
 	defer l.smu.Unlock()
-	return l.smu.syncing
+	return l.smu.syncing[s] > 0
 }
 
 // Watch returns a channel that is closed the next time the high watermark

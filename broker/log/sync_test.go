@@ -9,16 +9,15 @@ import (
 )
 
 // Appenders that write while an fsync is pending share it. The hook holds
-// the first syncer until every appender has written, so one fsync must
-// release them all.
-func TestGroupCommitSharesOneFsync(t *testing.T) {
+// every syncer until all appenders have written, so at most maxSyncers
+// fsyncs may serve the eight appends.
+func TestGroupCommitSharesFsyncs(t *testing.T) {
 	// Not parallel: it sets a package hook.
 	const appenders = 8
 	l := mustOpen(t, t.TempDir(), nil)
 	defer l.Close()
 	release := make(chan struct{})
-	var once sync.Once
-	testHookSyncer = func() { once.Do(func() { <-release }) }
+	testHookSyncer = func() { <-release }
 	defer func() { testHookSyncer = nil }()
 
 	var wg sync.WaitGroup
@@ -31,20 +30,18 @@ func TestGroupCommitSharesOneFsync(t *testing.T) {
 			}
 		}()
 	}
-	go func() {
-		// Release the syncer once all appends are written (the log end
-		// says so); appends only write under the lock, then wait.
-		for {
-			if _, _, end := l.Offsets(); end == 2*appenders {
-				close(release)
-				return
-			}
-			runtime.Gosched()
+	// Release the syncers once all appends are written (the log end
+	// says so); appends write under the lock, then wait.
+	for {
+		if _, _, end := l.Offsets(); end == 2*appenders {
+			close(release)
+			break
 		}
-	}()
+		runtime.Gosched()
+	}
 	wg.Wait()
-	if st := l.Stats(); st.Fsyncs != 1 || st.Appends != appenders {
-		t.Fatalf("%d appends took %d fsyncs, want 1", st.Appends, st.Fsyncs)
+	if st := l.Stats(); st.Fsyncs < 1 || st.Fsyncs > maxSyncers || st.Appends != appenders {
+		t.Fatalf("%d appends took %d fsyncs, want 1 to %d", st.Appends, st.Fsyncs, maxSyncers)
 	}
 	if hw := l.HighWatermark(); hw != 2*appenders {
 		t.Fatalf("high watermark %d, want %d", hw, 2*appenders)
