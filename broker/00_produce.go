@@ -42,7 +42,13 @@ func handleProduce(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 		t := kmsg.NewProduceResponseTopic()
 		t.Topic = rt.Topic
 		t.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		d, terr := b.store.EnsureTopic(rt.Topic)
+		var d store.TopicDescription
+		var terr error
+		if isInternalTopic(rt.Topic) { // before EnsureTopic, which would create it
+			terr = fmt.Errorf("%w: %q is internal to the broker", kerr.InvalidTopicException, rt.Topic)
+		} else {
+			d, terr = b.store.EnsureTopic(rt.Topic)
+		}
 		for i, rp := range rt.Partitions {
 			p := &t.Partitions[i]
 			*p = kmsg.NewProduceResponseTopicPartition()
@@ -54,9 +60,6 @@ func handleProduce(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 			}
 			if err == nil {
 				l, err = b.store.Partition(rt.Topic, int(rp.Partition))
-			}
-			if err == nil && isInternalTopic(rt.Topic) {
-				err = fmt.Errorf("%w: %q is internal to the broker", kerr.InvalidTopicException, rt.Topic)
 			}
 			if err == nil {
 				err = checkClientBatches(rp.Records)

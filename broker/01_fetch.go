@@ -93,6 +93,12 @@ func fetchOnce(b *Broker, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<
 				}
 				p.ErrorCode = errorCode(err)
 			}
+			if p.RecordBatches == nil {
+				// Empty, never null, as Kafka sends it: before v12 a
+				// nil slice is encoded as size -1, which librdkafka
+				// rejects ("invalid MessageSetSize -1").
+				p.RecordBatches = []byte{}
+			}
 			t.Partitions = append(t.Partitions, p)
 		}
 		resp.Topics = append(resp.Topics, t)

@@ -8,7 +8,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/runnel-io/runnel/broker/group"
 	"github.com/runnel-io/runnel/broker/store"
+	"github.com/runnel-io/runnel/broker/txn"
 )
 
 // Metadata: v0-v12. One broker, the leader and only replica of every
@@ -16,6 +18,8 @@ import (
 // request allows it (always before v4) and the broker's
 // auto.create.topics.enable is on, as Kafka does. Lookups by topic id (v10+
 // with a null name) answer UNKNOWN_TOPIC_ID when the id is not known.
+// __consumer_offsets and __transaction_state are listed with IsInternal set
+// and never auto-created here: their coordinators create them.
 
 func init() { regKey(kmsg.Metadata, 0, 12, handleMetadata) }
 
@@ -33,6 +37,7 @@ func handleMetadata(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 		t := kmsg.NewMetadataResponseTopic()
 		name := d.Name
 		t.Topic, t.TopicID = &name, d.ID
+		t.IsInternal = name == group.TopicName || name == txn.StateTopic
 		for p := 0; p < d.Partitions; p++ {
 			mp := kmsg.NewMetadataResponseTopicPartition()
 			mp.Partition, mp.Leader = int32(p), nodeID
@@ -69,7 +74,7 @@ func handleMetadata(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 		}
 		var d store.TopicDescription
 		var err error
-		if autoCreate {
+		if autoCreate && !isInternalTopic(*rt.Topic) { // their coordinators create them
 			d, err = b.store.EnsureTopic(*rt.Topic)
 		} else {
 			d, err = b.store.Topic(*rt.Topic)

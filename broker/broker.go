@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/runnel-io/runnel/broker/group"
 	"github.com/runnel-io/runnel/broker/log"
 	"github.com/runnel-io/runnel/broker/store"
 	"github.com/runnel-io/runnel/broker/txn"
@@ -21,13 +22,14 @@ import (
 // Broker is a Kafka-protocol broker serving the topics of one data
 // directory. Create it with New; it serves until Close.
 type Broker struct {
-	cfg   cfg
-	ln    net.Listener
-	addr  string
-	store *store.Store
-	txn   *txn.Coordinator
-	log   *slog.Logger
-	done  chan struct{} // closed when shutdown starts
+	cfg    cfg
+	ln     net.Listener
+	addr   string
+	store  *store.Store
+	txn    *txn.Coordinator
+	groups *group.Coordinator // consumer groups and committed offsets
+	log    *slog.Logger
+	done   chan struct{} // closed when shutdown starts
 
 	mu struct {
 		sync.Mutex
@@ -75,7 +77,13 @@ func New(opts ...Opt) (*Broker, error) {
 		st.Close()
 		return nil, err
 	}
+	if b.groups, err = group.New(&offsetsTopic{st: st, partitions: c.offsetsPartitions}, c.groupOptions()); err != nil {
+		b.txn.Close()
+		st.Close()
+		return nil, err
+	}
 	if b.ln, err = net.Listen("tcp", c.listen); err != nil {
+		b.groups.Close()
 		b.txn.Close()
 		st.Close()
 		return nil, fmt.Errorf("broker: listen on %s: %w", c.listen, err)
@@ -178,10 +186,12 @@ func (c *clientConn) serve() {
 // handlers (fetch long polls) select on it.
 func (b *Broker) Done() <-chan struct{} { return b.done }
 
-// Close shuts the broker down gracefully: it stops accepting, lets the
-// request in flight on each connection finish (up to ShutdownTimeout),
-// closes the connections, then flushes and checkpoints the logs. It is
-// idempotent and returns the first error of the first call.
+// Close shuts the broker down gracefully: it stops accepting, stops the
+// group coordinator (requests waiting for a rebalance are answered
+// COORDINATOR_NOT_AVAILABLE), lets the request in flight on each connection
+// finish (up to ShutdownTimeout), closes the connections, then flushes and
+// checkpoints the logs. It is idempotent and returns the first error of the
+// first call.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		close(b.done)
@@ -194,6 +204,10 @@ func (b *Broker) Close() error {
 			c.nc.SetReadDeadline(time.Now())
 		}
 		b.mu.Unlock()
+		// Requests waiting in the coordinator (a JoinGroup waits for
+		// its rebalance) are answered now; offset writes in progress
+		// finish first.
+		b.groups.Close()
 
 		waited := make(chan struct{})
 		go func() { b.wg.Wait(); close(waited) }()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runnel-io/runnel/broker/group"
 	"github.com/runnel-io/runnel/broker/store"
 	"github.com/runnel-io/runnel/broker/txn"
 )
@@ -28,6 +29,11 @@ type cfg struct {
 	shutdownTimeout time.Duration
 	storeOpts       *store.Options
 	txnCfg          txn.Config
+
+	groupMinSession   time.Duration
+	groupMaxSession   time.Duration
+	groupInitialDelay time.Duration
+	offsetsPartitions int
 }
 
 func defaultCfg() cfg {
@@ -36,6 +42,11 @@ func defaultCfg() cfg {
 		maxRequestBytes: 100 << 20,
 		logger:          slog.New(slog.DiscardHandler),
 		shutdownTimeout: 10 * time.Second,
+
+		groupMinSession:   group.DefaultMinSessionTimeout,
+		groupMaxSession:   group.DefaultMaxSessionTimeout,
+		groupInitialDelay: group.DefaultInitialRebalanceDelay,
+		offsetsPartitions: group.DefaultPartitions,
 	}
 }
 
@@ -72,6 +83,33 @@ func StoreOptions(o *store.Options) Opt { return opt(func(c *cfg) { c.storeOpts 
 // Defaults are txn.Config's.
 func Transactions(c txn.Config) Opt { return opt(func(cfg *cfg) { cfg.txnCfg = c }) }
 
+// GroupMinSessionTimeout (group.min.session.timeout.ms) is the shortest
+// session timeout a consumer group member may ask for; JoinGroup answers
+// INVALID_SESSION_TIMEOUT below it. Default 6s, Kafka's.
+func GroupMinSessionTimeout(d time.Duration) Opt {
+	return opt(func(c *cfg) { c.groupMinSession = d })
+}
+
+// GroupMaxSessionTimeout (group.max.session.timeout.ms) is the longest.
+// Default 30 minutes, Kafka's. It must not be below GroupMinSessionTimeout.
+func GroupMaxSessionTimeout(d time.Duration) Opt {
+	return opt(func(c *cfg) { c.groupMaxSession = d })
+}
+
+// GroupInitialRebalanceDelay (group.initial.rebalance.delay.ms) is how long
+// the first rebalance of an empty consumer group waits for more members
+// (and again for each new one, up to the rebalance timeout). Default 3s,
+// Kafka's; 0 completes it as soon as every member has joined (tests).
+func GroupInitialRebalanceDelay(d time.Duration) Opt {
+	return opt(func(c *cfg) { c.groupInitialDelay = d })
+}
+
+// OffsetsTopicPartitions (offsets.topic.num.partitions) is the partition
+// count __consumer_offsets is created with, 1 to 50. Default 1 (Kafka: 50);
+// see package broker/group for why. Once the topic exists its partition
+// count wins, as in Kafka.
+func OffsetsTopicPartitions(n int) Opt { return opt(func(c *cfg) { c.offsetsPartitions = n }) }
+
 // validate reports every problem at once.
 func (c *cfg) validate() error {
 	var problems []string
@@ -88,6 +126,18 @@ func (c *cfg) validate() error {
 	}
 	if c.maxRequestBytes < 1024 {
 		problems = append(problems, fmt.Sprintf("MaxRequestBytes %d: must be at least 1024", c.maxRequestBytes))
+	}
+	if c.groupMinSession < time.Millisecond {
+		problems = append(problems, fmt.Sprintf("GroupMinSessionTimeout %v: must be at least 1ms", c.groupMinSession))
+	}
+	if c.groupMaxSession < c.groupMinSession {
+		problems = append(problems, fmt.Sprintf("GroupMaxSessionTimeout %v: must not be below GroupMinSessionTimeout %v", c.groupMaxSession, c.groupMinSession))
+	}
+	if c.groupInitialDelay < 0 {
+		problems = append(problems, fmt.Sprintf("GroupInitialRebalanceDelay %v: must not be negative", c.groupInitialDelay))
+	}
+	if c.offsetsPartitions < 1 || c.offsetsPartitions > group.MaxPartitions {
+		problems = append(problems, fmt.Sprintf("OffsetsTopicPartitions %d: must be between 1 and %d", c.offsetsPartitions, group.MaxPartitions))
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("broker: invalid configuration: %s", strings.Join(problems, "; "))
