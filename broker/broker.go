@@ -73,12 +73,14 @@ func New(opts ...Opt) (*Broker, error) {
 	b := &Broker{cfg: c, store: st, log: c.logger, done: make(chan struct{})}
 	tc := c.txnCfg
 	tc.Dir, tc.Logger = c.dataDir, c.logger
-	if b.txn, err = txn.Open(tc, txnLogs{b}, nil); err != nil {
+	// The group coordinator first: the transaction coordinator completes
+	// interrupted transactions at startup, which may carry offsets.
+	if b.groups, err = group.New(&offsetsTopic{st: st, partitions: c.offsetsPartitions}, c.groupOptions()); err != nil {
 		st.Close()
 		return nil, err
 	}
-	if b.groups, err = group.New(&offsetsTopic{st: st, partitions: c.offsetsPartitions}, c.groupOptions()); err != nil {
-		b.txn.Close()
+	if b.txn, err = txn.Open(tc, txnLogs{b}, txnGroups{b}); err != nil {
+		b.groups.Close()
 		st.Close()
 		return nil, err
 	}

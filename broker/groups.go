@@ -121,7 +121,9 @@ func (o *offsetsTopic) Append(p int32, batch []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := l.Append(batch); err != nil {
+	// Coordinator-origin: transactional offset commits carry the
+	// producer's id and epoch but no sequence numbers.
+	if _, err := l.AppendCoordinator(batch); err != nil {
 		if errors.Is(err, log.ErrTooLarge) {
 			return fmt.Errorf("%w: %w", group.ErrTooLarge, err)
 		}
@@ -144,4 +146,18 @@ func (o *offsetsTopic) Read(p int32, offset int64, maxBytes int) ([]byte, int64,
 		return nil, 0, err
 	}
 	return res.Data, res.HighWatermark, nil
+}
+
+// txnGroups is the group coordinator as the transaction coordinator sees
+// it (txn.Groups).
+type txnGroups struct{ b *Broker }
+
+func (g txnGroups) OffsetsTopic() string { return group.TopicName }
+
+func (g txnGroups) OffsetsPartition(id string) int32 {
+	return group.PartitionFor(id, g.b.groups.Partitions())
+}
+
+func (g txnGroups) EndTxn(groups []string, pid int64, _ int16, commit bool) {
+	g.b.groups.EndTxn(groups, pid, commit)
 }

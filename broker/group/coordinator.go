@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -35,6 +36,7 @@ type Coordinator struct {
 	reqs    chan request
 	results chan []writeResult
 	loads   chan loadMsg
+	txnEnds chan txnEnd
 
 	writers []*writer // owned by run; nil until the first write
 
@@ -57,8 +59,9 @@ type writeResult struct {
 
 // loadMsg carries records read by the loader, or (done) the end of loading.
 type loadMsg struct {
-	recs []Record
-	done bool
+	partition int32
+	recs      []Record
+	done      bool
 }
 
 // Loading reads this much of a partition at a time.
@@ -103,6 +106,7 @@ func New(st Storage, opts *Options) (*Coordinator, error) {
 		reqs:    make(chan request),
 		results: make(chan []writeResult),
 		loads:   make(chan loadMsg),
+		txnEnds: make(chan txnEnd),
 		writers: make([]*writer, n),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
@@ -144,6 +148,28 @@ func (c *Coordinator) Handle(ctx context.Context, cl Client, req kmsg.Request) (
 		default:
 			return nil, ErrClosed
 		}
+	}
+}
+
+// txnEnd is an EndTxn call on its way to the owner loop.
+type txnEnd struct {
+	groups []string
+	pid    int64
+	commit bool
+	done   chan struct{}
+}
+
+// EndTxn applies (commit) or drops the offsets producer pid committed in
+// its transaction for groups (TxnOffsetCommit). The transaction
+// coordinator calls it once the transaction's markers are durable; it
+// returns once OffsetFetch shows the result (or, while loading, once the
+// call is queued to run when loading ends), or when the coordinator closes.
+func (c *Coordinator) EndTxn(groups []string, pid int64, commit bool) {
+	e := txnEnd{groups, pid, commit, make(chan struct{})}
+	select {
+	case c.txnEnds <- e:
+		<-e.done
+	case <-c.closing:
 	}
 }
 
@@ -214,10 +240,13 @@ func (c *Coordinator) run() {
 				continue
 			}
 			for _, rec := range m.recs {
-				if err := c.core.Replay(rec.Key, rec.Value); err != nil {
+				if err := c.core.ReplayRecord(m.partition, rec); err != nil {
 					c.log.Warn("group coordinator: skipping a record of "+TopicName, "err", err)
 				}
 			}
+		case e := <-c.txnEnds:
+			c.core.EndTxn(e.groups, e.pid, e.commit)
+			close(e.done)
 		case <-timer.C:
 			c.core.Advance(c.opts.Now())
 		case <-closing:
@@ -293,13 +322,13 @@ func (c *Coordinator) appendWrites(p int32, q []Write) []writeResult {
 		n, size := 0, 0
 		for n < len(q) {
 			s := writeSize(q[n])
-			if n > 0 && size+s > maxCoalesceBytes {
-				break
+			if n > 0 && (size+s > maxCoalesceBytes || q[n].Producer != nil || q[0].Producer != nil) {
+				break // a transactional write is a batch of its own
 			}
 			size += s
 			n++
 		}
-		err := c.appendBatch(p, q[:n])
+		err := c.appendBatch(p, q[:n], q[0].Producer)
 		for _, w := range q[:n] {
 			results = append(results, writeResult{id: w.ID, err: err})
 		}
@@ -316,8 +345,11 @@ func writeSize(w Write) int {
 	return n
 }
 
-func (c *Coordinator) appendBatch(p int32, ws []Write) error {
+func (c *Coordinator) appendBatch(p int32, ws []Write, producer *Producer) error {
 	b := batch.NewBuilder(batch.CodecNone)
+	if producer != nil {
+		b.SetProducer(producer.ID, producer.Epoch, -1).SetTransactional(true)
+	}
 	ts := c.opts.Now().UnixMilli()
 	for _, w := range ws {
 		for _, r := range w.Records {
@@ -362,7 +394,7 @@ func (c *Coordinator) load() {
 			if len(recs) > 0 {
 				total += len(recs)
 				select {
-				case c.loads <- loadMsg{recs: recs}:
+				case c.loads <- loadMsg{partition: p, recs: recs}:
 				case <-c.closing:
 					return
 				}
@@ -393,15 +425,23 @@ func decodeBatches(data []byte) ([]Record, int64, error) {
 		b := data[pos : pos+size]
 		pos += size
 		next = h.LastOffset() + 1
-		if h.IsControl() {
-			continue
-		}
 		rs, err := batch.Records(b, &h)
 		if err != nil {
 			return recs, next, err
 		}
+		if h.IsControl() {
+			if len(rs) == 1 && len(rs[0].Key) >= 4 {
+				commit := binary.BigEndian.Uint16(rs[0].Key[2:]) == 1
+				recs = append(recs, Record{Marker: &Marker{ProducerID: h.ProducerID, Commit: commit}})
+			}
+			continue
+		}
+		var producer *Producer
+		if h.IsTransactional() {
+			producer = &Producer{ID: h.ProducerID, Epoch: h.ProducerEpoch}
+		}
 		for _, r := range rs {
-			recs = append(recs, Record{Key: r.Key, Value: r.Value})
+			recs = append(recs, Record{Key: r.Key, Value: r.Value, Producer: producer})
 		}
 	}
 	return recs, next, nil

@@ -38,6 +38,8 @@ type Core struct {
 
 	ready Ready
 	log   *slog.Logger
+
+	deferredEnds []deferredEnd // EndTxn calls that arrived while loading
 }
 
 // Client describes the connection a request came from; DescribeGroups
@@ -71,6 +73,9 @@ type Write struct {
 	ID        uint64
 	Partition int32
 	Records   []Record
+	// Producer, when set, makes the records a transactional batch of that
+	// producer (TxnOffsetCommit); such a write is never merged with others.
+	Producer *Producer
 }
 
 // NewCore returns a Core in the loading state (every request is answered
@@ -149,6 +154,8 @@ func (c *Core) Handle(id uint64, cl Client, req kmsg.Request) {
 		c.deleteGroups(id, r)
 	case *kmsg.OffsetDeleteRequest:
 		c.offsetDelete(id, r)
+	case *kmsg.TxnOffsetCommitRequest:
+		c.txnOffsetCommit(id, r)
 	default:
 		c.reply(id, ErrorResponse(req, kerr.UnknownServerError.Code))
 		c.log.Error("group coordinator: request of an API it does not serve", "key", kmsg.NameForKey(req.Key()))
@@ -195,10 +202,16 @@ func (c *Core) reply(id uint64, resp kmsg.Response) {
 // write queues records for group's partition and registers done to run
 // when they are durable (or failed).
 func (c *Core) write(group string, recs []Record, done func(error)) {
+	c.writeAs(group, nil, recs, done)
+}
+
+// writeAs is write for records of a producer's transaction (producer not
+// nil): they go in a transactional batch of their own.
+func (c *Core) writeAs(group string, producer *Producer, recs []Record, done func(error)) {
 	c.writeSeq++
 	id := c.writeSeq
 	c.writes[id] = done
-	c.ready.Writes = append(c.ready.Writes, Write{ID: id, Partition: PartitionFor(group, c.opts.Partitions), Records: recs})
+	c.ready.Writes = append(c.ready.Writes, Write{ID: id, Partition: PartitionFor(group, c.opts.Partitions), Records: recs, Producer: producer})
 }
 
 // commitErrorCode maps a failed offset write to the code of the commit:
@@ -260,7 +273,7 @@ func (c *Core) FinishLoad() {
 	members := 0
 	for _, id := range sortedKeys(c.groups) {
 		g := c.groups[id]
-		if !g.hasMetadata && len(g.offsets) == 0 {
+		if !g.hasMetadata && len(g.offsets) == 0 && len(g.txnPending) == 0 {
 			delete(c.groups, id)
 			continue
 		}
@@ -269,6 +282,10 @@ func (c *Core) FinishLoad() {
 			members++
 		}
 	}
+	for _, e := range c.deferredEnds {
+		c.EndTxn(e.groups, e.pid, e.commit)
+	}
+	c.deferredEnds = nil
 	c.log.Info("group coordinator loaded", "groups", len(c.groups), "members", members)
 	c.fireDue()
 }

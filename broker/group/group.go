@@ -56,6 +56,11 @@ type group struct {
 	// hasMetadata: a GroupMetadata record of this group is (or will be)
 	// in the log; loading drops groups with neither it nor offsets.
 	hasMetadata bool
+
+	// txnPending holds the offsets of open transactions, by producer id
+	// (txnoffsets.go); txnInflight counts their writes in progress.
+	txnPending  map[int64]map[topicPartition]offset
+	txnInflight int
 }
 
 type member struct {
@@ -123,7 +128,7 @@ func (c *Core) newGroup(id string) *group {
 // by a request that then failed is dropped again.
 func (g *group) unused() bool {
 	return len(g.members) == 0 && len(g.pending) == 0 && len(g.offsets) == 0 &&
-		len(g.inflight) == 0 && !g.hasMetadata
+		len(g.inflight) == 0 && !g.hasMetadata && len(g.txnPending) == 0 && g.txnInflight == 0
 }
 
 // ordered returns the members in join order.

@@ -147,6 +147,7 @@ type fetchedPartition struct {
 	partition int32
 	o         offset
 	found     bool
+	unstable  bool // an open transaction has offsets pending here
 }
 
 type fetchedTopic struct {
@@ -174,7 +175,7 @@ func (c *Core) fetchOffsets(groupID string, topics []fetchTopic) ([]fetchedTopic
 				out = append(out, fetchedTopic{topic: tp.topic})
 			}
 			t := &out[len(out)-1]
-			t.partitions = append(t.partitions, fetchedPartition{partition: tp.partition, o: g.offsets[tp], found: true})
+			t.partitions = append(t.partitions, fetchedPartition{partition: tp.partition, o: g.offsets[tp], found: true, unstable: g.unstable(tp)})
 		}
 		return out, 0
 	}
@@ -184,6 +185,7 @@ func (c *Core) fetchOffsets(groupID string, topics []fetchTopic) ([]fetchedTopic
 			fp := fetchedPartition{partition: p}
 			if g != nil {
 				fp.o, fp.found = g.offsets[topicPartition{rt.topic, p}]
+				fp.unstable = g.unstable(topicPartition{rt.topic, p})
 			}
 			t.partitions = append(t.partitions, fp)
 		}
@@ -195,9 +197,9 @@ func (c *Core) fetchOffsets(groupID string, topics []fetchTopic) ([]fetchedTopic
 // offsetFetch serves OffsetFetch: v0-v7 one group, v8 a batch of groups;
 // null topics (v2+) ask for every committed offset of the group. A
 // partition without a committed offset answers offset -1, empty metadata,
-// no error, as does a group that does not exist. v7's require_stable is
-// accepted and has no effect: without transactions no offset is ever
-// pending in a transaction (UNSTABLE_OFFSET_COMMIT cannot happen).
+// no error, as does a group that does not exist. With v7's require_stable,
+// a partition whose offsets an open transaction has pending answers
+// UNSTABLE_OFFSET_COMMIT (retriable), as Kafka does.
 func (c *Core) offsetFetch(id uint64, r *kmsg.OffsetFetchRequest) {
 	resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if r.Version >= 8 {
@@ -219,6 +221,9 @@ func (c *Core) offsetFetch(id uint64, r *kmsg.OffsetFetchRequest) {
 					op := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 					op.Partition = fp.partition
 					op.Offset, op.LeaderEpoch, op.Metadata = offsetFields(fp)
+					if r.RequireStable && fp.unstable {
+						op.ErrorCode = kerr.UnstableOffsetCommit.Code
+					}
 					ot.Partitions = append(ot.Partitions, op)
 				}
 				og.Topics = append(og.Topics, ot)
@@ -247,6 +252,9 @@ func (c *Core) offsetFetch(id uint64, r *kmsg.OffsetFetchRequest) {
 			op := kmsg.NewOffsetFetchResponseTopicPartition()
 			op.Partition = fp.partition
 			op.Offset, op.LeaderEpoch, op.Metadata = offsetFields(fp)
+			if r.RequireStable && fp.unstable {
+				op.ErrorCode = kerr.UnstableOffsetCommit.Code
+			}
 			ot.Partitions = append(ot.Partitions, op)
 		}
 		resp.Topics = append(resp.Topics, ot)

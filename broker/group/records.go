@@ -38,6 +38,11 @@ const (
 // each starting with its int16 version, so the topic reads as Kafka's does.
 type Record struct {
 	Key, Value []byte
+	// Read back only: the transactional producer the record belongs to
+	// (nil when not transactional), or, for a transaction marker, the
+	// marker (Key and Value are then nil).
+	Producer *Producer
+	Marker   *Marker
 }
 
 // PartitionFor is the partition of __consumer_offsets that holds group's

@@ -58,6 +58,18 @@ func ErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 				out.Topics = append(out.Topics, ot)
 			}
 		}
+	case *kmsg.TxnOffsetCommitRequest:
+		out := resp.(*kmsg.TxnOffsetCommitResponse)
+		for _, rt := range r.Topics {
+			ot := kmsg.NewTxnOffsetCommitResponseTopic()
+			ot.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				op := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				op.Partition, op.ErrorCode = rp.Partition, code
+				ot.Partitions = append(ot.Partitions, op)
+			}
+			out.Topics = append(out.Topics, ot)
+		}
 	case *kmsg.DescribeGroupsRequest:
 		out := resp.(*kmsg.DescribeGroupsResponse)
 		for _, g := range r.Groups {

@@ -166,6 +166,19 @@ func (l *Log) Options() Options {
 // ErrInvalidProducerEpoch, ErrInvalidTxnState, ErrFailed after an earlier
 // I/O error, ErrClosed.
 func (l *Log) Append(data []byte) (AppendResult, error) {
+	return l.append(data, false)
+}
+
+// AppendCoordinator is Append for batches a coordinator writes on behalf
+// of a producer (the group coordinator's transactional offset commits):
+// their producer epoch is checked and their transaction tracked, but they
+// carry no sequence numbers (BaseSequence -1), as Kafka's
+// coordinator-origin appends.
+func (l *Log) AppendCoordinator(data []byte) (AppendResult, error) {
+	return l.append(data, true)
+}
+
+func (l *Log) append(data []byte, coordinator bool) (AppendResult, error) {
 	if len(data) == 0 {
 		return AppendResult{}, ErrEmptyAppend
 	}
@@ -182,7 +195,7 @@ func (l *Log) Append(data []byte) (AppendResult, error) {
 	}
 	staged := map[int64]*producerEntry{}
 	for i := range headers {
-		dup, err := l.mu.producers.validate(staged, &headers[i])
+		dup, err := l.mu.producers.validate(staged, &headers[i], coordinator)
 		if err == nil && dup != nil && len(headers) > 1 {
 			err = fmt.Errorf("%w: batch %d of %d is a retry", ErrOutOfOrderSequence, i, len(headers))
 		}

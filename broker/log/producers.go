@@ -129,7 +129,7 @@ func lastSeqOf(h *batch.Header) int32 {
 // validate checks a data batch from a producer against the state (and the
 // batches of the same append checked before it, kept in staged). It returns
 // the remembered batch when h is a retry of it.
-func (ps *producerState) validate(staged map[int64]*producerEntry, h *batch.Header) (*seqBatch, error) {
+func (ps *producerState) validate(staged map[int64]*producerEntry, h *batch.Header, coordinator bool) (*seqBatch, error) {
 	if h.ProducerID < 0 {
 		return nil, nil
 	}
@@ -138,6 +138,14 @@ func (ps *producerState) validate(staged map[int64]*producerEntry, h *batch.Head
 		if cur := ps.producers[h.ProducerID]; cur != nil {
 			e = cur.clone()
 		}
+	}
+	if coordinator {
+		// Written by a coordinator for the producer (transactional
+		// offsets): no sequence, only the epoch is checked.
+		if e != nil && h.ProducerEpoch < e.epoch {
+			return nil, fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+		}
+		return nil, nil
 	}
 	last := lastSeqOf(h)
 	switch {
@@ -194,9 +202,11 @@ func (ps *producerState) apply(h *batch.Header) {
 	if h.ProducerEpoch > e.epoch {
 		e.epoch, e.batches = h.ProducerEpoch, nil
 	}
-	e.batches = append(e.batches, seqBatch{h.BaseSequence, lastSeqOf(h), h.BaseOffset, h.LastOffset()})
-	if len(e.batches) > maxProducerBatches {
-		e.batches = slices.Delete(e.batches, 0, len(e.batches)-maxProducerBatches)
+	if h.BaseSequence >= 0 { // a coordinator's batch carries no sequence
+		e.batches = append(e.batches, seqBatch{h.BaseSequence, lastSeqOf(h), h.BaseOffset, h.LastOffset()})
+		if len(e.batches) > maxProducerBatches {
+			e.batches = slices.Delete(e.batches, 0, len(e.batches)-maxProducerBatches)
+		}
 	}
 	e.lastTimestamp = h.MaxTimestamp
 	if h.IsTransactional() && e.txnFirst < 0 {

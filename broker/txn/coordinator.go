@@ -263,6 +263,21 @@ func (c *Coordinator) AddOffsets(txnID string, pid int64, epoch int16, group str
 	return c.begin(t, []TopicPartition{p}, group)
 }
 
+// CheckOffsets verifies, for TxnOffsetCommit, that the producer owns the
+// transactional id and that its open transaction holds group
+// (AddOffsetsToTxn), so that the offsets will be decided by a marker.
+func (c *Coordinator) CheckOffsets(txnID string, pid int64, epoch int16, group string) error {
+	t, err := c.check(txnID, pid, epoch)
+	if err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	if t.state != kmsg.TransactionStateOngoing || !t.groups[group] {
+		return fmt.Errorf("%w: %q has not added group %q to an open transaction (AddOffsetsToTxn)", kerr.InvalidTxnState, txnID, group)
+	}
+	return nil
+}
+
 // begin adds parts (and group) to t, opening a transaction when none is.
 // REQUIRES: t.mu.
 func (c *Coordinator) begin(t *transaction, parts []TopicPartition, group string) error {
