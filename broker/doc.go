@@ -24,8 +24,13 @@
 //
 // Storage lives in sub-packages that know nothing of the wire:
 // broker/batch (the RecordBatch format), broker/log (one partition's
-// segments) and broker/store (the data directory: topics, configs,
-// identity, background retention and compaction).
+// segments, with its idempotent and transactional producers' state) and
+// broker/store (the data directory: topics, configs, identity, background
+// retention and compaction). The coordinators sit beside them:
+// broker/group (consumer groups and committed offsets, persisted in
+// __consumer_offsets) and broker/txn (producer ids and transactions,
+// persisted in __transaction_state). groups.go and broker.go connect them
+// to the store.
 //
 // # Failure handling
 //
