@@ -14,6 +14,8 @@ import (
 // factor must be 1 or -1 on a single broker (INVALID_REPLICATION_FACTOR
 // otherwise). validate_only checks the name, count and configs without
 // creating anything. v5+ answers with the partitions and configs in force.
+// Names starting with "__" are refused (INVALID_TOPIC_EXCEPTION): the
+// broker creates its internal topics itself.
 
 func init() { regKey(kmsg.CreateTopics, 0, 7, handleCreateTopics) }
 
@@ -44,6 +46,9 @@ func handleCreateTopics(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Respon
 }
 
 func createTopic(b *Broker, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool) (store.TopicDescription, error) {
+	if isInternalTopic(rt.Topic) {
+		return store.TopicDescription{}, fmt.Errorf("%w: %q: names starting with \"__\" are the broker's internal topics", kerr.InvalidTopicException, rt.Topic)
+	}
 	partitions := int(rt.NumPartitions)
 	if len(rt.ReplicaAssignment) > 0 {
 		if rt.NumPartitions != -1 || rt.ReplicationFactor != -1 {

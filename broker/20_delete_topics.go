@@ -1,13 +1,17 @@
 package broker
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // DeleteTopics: v0-v6. Topics are named (v6 may name them by id instead,
 // which answers UNKNOWN_TOPIC_ID for ids this broker does not know). The
-// partitions' directories are removed before the answer.
+// partitions' directories are removed before the answer. The broker's
+// internal topics (names starting with "__") cannot be deleted
+// (INVALID_TOPIC_EXCEPTION).
 
 func init() { regKey(kmsg.DeleteTopics, 0, 6, handleDeleteTopics) }
 
@@ -34,7 +38,11 @@ func handleDeleteTopics(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Respon
 		if d, err := b.store.Topic(name); err == nil {
 			rt.TopicID = d.ID
 		}
-		if err := b.store.DeleteTopic(name); err != nil {
+		err := fmt.Errorf("%w: %q is internal to the broker", kerr.InvalidTopicException, name)
+		if !isInternalTopic(name) {
+			err = b.store.DeleteTopic(name)
+		}
+		if err != nil {
 			rt.ErrorCode, rt.ErrorMessage = errorCode(err), errorMessage(err)
 		}
 		resp.Topics = append(resp.Topics, rt)
