@@ -8,11 +8,16 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/runnel-io/runnel/broker/batch"
 	"github.com/runnel-io/runnel/broker/log"
 	"github.com/runnel-io/runnel/broker/store"
 )
 
-// Fetch: v4-v12. Stored batches are handed out as stored. A fetch that
+// Fetch: v0-v12. Stored batches are handed out as stored to v4+; v0-v3
+// (clients pinned to an old api_version, such as kafka-python with
+// api_version=(0, 10)) get them converted to the old message formats
+// (magic 0 for v0-v1, magic 1 for v2-v3), uncompressed, without control
+// batches or headers, as Kafka 3's down-conversion does. A fetch that
 // finds fewer than MinBytes waits up to MaxWaitMillis for any of its
 // partitions' high watermarks to move (a long poll that costs no CPU), or
 // for the broker to shut down. The first partition with data returns at
@@ -27,7 +32,7 @@ import (
 // 0, which tells clients to send full fetches; they all handle it), no
 // follower fetching.
 
-func init() { regKey(kmsg.Fetch, 4, 12, handleFetch) }
+func init() { regKey(kmsg.Fetch, 0, 12, handleFetch) }
 
 func handleFetch(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.FetchRequest)
@@ -92,6 +97,18 @@ func fetchOnce(b *Broker, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<
 					b.log.Warn("fetch", "topic", rt.Topic, "partition", rp.Partition, "err", err)
 				}
 				p.ErrorCode = errorCode(err)
+			}
+			if req.Version < 4 && len(p.RecordBatches) > 0 {
+				magic := int8(1)
+				if req.Version < 2 {
+					magic = 0
+				}
+				old, err := batch.DownConvert(nil, p.RecordBatches, magic)
+				if err != nil {
+					b.log.Warn("fetch: down-conversion failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+					p.ErrorCode, old = errorCode(err), nil
+				}
+				p.RecordBatches = old
 			}
 			if p.RecordBatches == nil {
 				// Empty, never null, as Kafka sends it: before v12 a

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/runnel-io/runnel/broker/store"
 )
@@ -208,5 +209,38 @@ func TestProduceRejectsBadInput(t *testing.T) {
 	}
 	if _, _, end := l.Offsets(); end != 1 {
 		t.Fatalf("log end %d after one good and one rejected batch", end)
+	}
+}
+
+// A client pinned to Kafka 0.10's protocol (Fetch v2, message format v1)
+// reads what current producers wrote.
+func TestFetchOldVersionsDownConvert(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	ctx := ctxT(t)
+	prod := newClient(t, b, kgo.DefaultProduceTopic("old-fetch"), kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	for i := 0; i < 20; i++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint("v", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []*kversion.Versions{kversion.V0_10_0(), kversion.V0_9_0()} {
+		cons := newClient(t, b, kgo.MaxVersions(v), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"old-fetch": {0: kgo.NewOffset().At(0)}}))
+		var got []string
+		for len(got) < 20 {
+			fs := cons.PollFetches(ctx)
+			if err := fs.Err0(); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range fs.Records() {
+				if want := fmt.Sprint("v", r.Offset); string(r.Value) != want || string(r.Key) != fmt.Sprint(r.Offset) {
+					t.Fatalf("offset %d: key %q value %q, want value %q", r.Offset, r.Key, r.Value, want)
+				}
+				got = append(got, string(r.Value))
+			}
+		}
+		if len(got) != 20 {
+			t.Fatalf("read %d records", len(got))
+		}
 	}
 }

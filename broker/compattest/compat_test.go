@@ -91,15 +91,6 @@ func needPython(t *testing.T) {
 	}
 }
 
-// brokerGap skips a seed scenario that runnel does not serve yet (see
-// "Gaps" in doc.go). RUNNEL_COMPAT_GAPS=1 runs it, to check a fix.
-func brokerGap(t *testing.T, gap string) {
-	t.Helper()
-	if os.Getenv("RUNNEL_COMPAT_GAPS") != "1" {
-		t.Skipf("BROKER GAP (doc.go, Gaps): %s; RUNNEL_COMPAT_GAPS=1 runs it", gap)
-	}
-}
-
 func startBroker(t *testing.T, opts ...broker.Opt) *broker.Broker {
 	t.Helper()
 	b, err := broker.New(append([]broker.Opt{broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0")}, opts...)...)
@@ -1211,7 +1202,6 @@ func TestKafkaPythonIterate(t *testing.T) {
 func TestKafkaPythonOldAPIVersion(t *testing.T) {
 	t.Parallel()
 	needPython(t)
-	brokerGap(t, "api_version=(0, 10) fetches with Fetch v2 (message format v1); runnel serves Fetch v4+ only and closes the connection")
 	b := startBroker(t)
 	topic := name(t, "parsed_recipes")
 	createTopic(t, b, topic, 1)

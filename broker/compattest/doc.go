@@ -79,7 +79,7 @@
 //	en            value_deserializer=json.loads, consumer_timeout_ms
 //	en, zh-cli    KafkaConsumer iteration, auto_offset_reset='earliest',     TestKafkaPythonIterate
 //	              consumer_timeout_ms (StopIteration), no group
-//	zh-cli        KafkaConsumer(api_version=(0, 10), consumer_timeout_ms,    TestKafkaPythonOldAPIVersion (GAP)
+//	zh-cli        KafkaConsumer(api_version=(0, 10), consumer_timeout_ms,    TestKafkaPythonOldAPIVersion
 //	              value_deserializer)
 //	en            KafkaConsumer('my-topic', group_id='my-group'): auto       TestKafkaPythonGroupAutoCommit
 //	              commit; the next run resumes
@@ -126,15 +126,11 @@
 // 2.0.2 closes producers at exit with timeout 0 and drops what is unsent,
 // against Kafka too, so the test flushes.
 //
-// # Gaps
+// # Old protocol versions
 //
-// A scenario runnel does not serve yet is skipped with "BROKER GAP";
-// RUNNEL_COMPAT_GAPS=1 runs it.
-//
-//   - TestKafkaPythonOldAPIVersion: api_version=(0, 10) (zh-cli) makes
-//     kafka-python 2.0.2 fetch with Fetch v2, which wants message format
-//     v1 (magic 1) record sets. runnel serves Fetch v4-v12 and closes the
-//     connection on v2 ("unknown or unsupported API: Fetch (key 1) v2"),
-//     so the consumer reconnects in a loop and reads nothing. Kafka 3.x
-//     down-converts; Kafka 4.0 dropped Fetch v0-v3 too (KIP-896).
+// api_version=(0, 10) (zh-cli) makes kafka-python 2.0.2 fetch with Fetch
+// v2, which wants message format v1 (magic 1) record sets; the broker
+// converts its stored batches down for Fetch v0-v3 as Kafka 3.x does
+// (Kafka 4.0 dropped those versions, KIP-896). TestKafkaPythonOldAPIVersion
+// covers it.
 package compattest
