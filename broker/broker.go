@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -167,7 +168,11 @@ func (c *clientConn) serve() {
 			if hdr.clientID != nil {
 				c.clientID = *hdr.clientID
 			}
-			resp = handlerFor(hdr.key).fn(b, c, req)
+			if resp, err = c.handle(hdr.key, req); err != nil {
+				b.log.Error("closing connection: handler failed", "remote", c.remote, "client_id", c.clientID,
+					"api", kmsg.NameForKey(hdr.key), "version", hdr.version, "err", err)
+				return
+			}
 		case errors.Is(err, errUnknownKey) && hdr.key == int16(kmsg.ApiVersions):
 			resp = unsupportedVersionsResponse()
 		default:
@@ -182,6 +187,18 @@ func (c *clientConn) serve() {
 			return
 		}
 	}
+}
+
+// handle runs the handler of key. A panic in it (a bug) is returned as an
+// error with its stack, and costs that client its connection, not the
+// broker its other clients.
+func (c *clientConn) handle(key int16, req kmsg.Request) (resp kmsg.Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return handlerFor(key).fn(c.b, c, req), nil
 }
 
 // Done is closed when the broker starts shutting down; long waits in

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -96,9 +97,38 @@ func parseRequest(frame []byte) (requestHeader, kmsg.Request, error) {
 	return hdr, req, nil
 }
 
-// readRequestBody decodes the body, turning a decoder panic (kmsg trusts
-// lengths within a body in a few places) into an error.
-func readRequestBody(req kmsg.Request, body []byte) (err error) {
+// decodeTimeout bounds the decoding of one flexible request body.
+const decodeTimeout = time.Second
+
+// readRequestBody decodes the body, turning a decoder panic into an error.
+//
+// Flexible versions are decoded under decodeTimeout: kmsg's reader of
+// tagged-field sections (v1.15.0, internalReadTags) loops over the tag
+// count a request declares even after the bytes have run out, so a
+// 40-byte request declaring 2^32 tags keeps a core busy for seconds (found
+// by FuzzHandleRequest). Such a request fails to decode anyway; past the
+// deadline its connection is closed like any malformed request's, while the
+// decoder finishes in the background. The CPU it burns there can only be
+// removed in kmsg itself.
+func readRequestBody(req kmsg.Request, body []byte) error {
+	if !req.IsFlexible() {
+		return decodeBody(req, body)
+	}
+	done := make(chan error, 1)
+	go func() { done <- decodeBody(req, body) }()
+	timer := time.NewTimer(decodeTimeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		return errDecodeTimeout
+	}
+}
+
+var errDecodeTimeout = errors.New("decoding took longer than " + decodeTimeout.String())
+
+func decodeBody(req kmsg.Request, body []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("decode panic: %v", r)

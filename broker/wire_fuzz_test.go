@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -81,5 +82,16 @@ func TestReadFrameLimits(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err %v", c.name, err)
 		}
+	}
+}
+
+// A flexible request that declares 2^32-1 tagged fields in 40 bytes is cut
+// off by the decode deadline (kmsg would spin on it for many seconds)
+// rather than holding its connection.
+func TestTagCountBombIsCutOff(t *testing.T) {
+	t.Parallel()
+	frame := []byte("\x00\x1c\x00\x03\x00\x00\x00\x01\x00\x04\x80eed\x00\x01\x01\x01\x00\x00\x00\x00\xff\x01\x00\x01\x00\xff\xff\xff\xff\x01\x00\x00\xff\xff\xff\xff\x0f")
+	if _, _, err := parseRequest(frame); !errors.Is(err, errDecodeTimeout) {
+		t.Fatalf("parse: %v, want the decode deadline", err)
 	}
 }
