@@ -17,9 +17,11 @@ import (
 )
 
 // startTestBroker starts a broker in this process and returns its address.
+// A consumer group's first rebalance completes as soon as its members have
+// joined (no group.initial.rebalance.delay.ms).
 func startTestBroker(t *testing.T) string {
 	t.Helper()
-	b, err := broker.New(broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0"))
+	b, err := broker.New(broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
 	if err != nil {
 		t.Fatal(err)
 	}

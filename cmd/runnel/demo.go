@@ -2,32 +2,45 @@ package main
 
 import (
 	"bytes"
+	"cmp"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/broker/batch"
-	"github.com/runnel-io/runnel/broker/log"
 	"github.com/runnel-io/runnel/broker/store"
 )
 
 const (
 	demoTopic      = "quickstart"
 	demoPartitions = 3
-	// demoBatchRecords is how many records a producer puts in one batch
-	// here (a real one fills batches by size and linger time).
-	demoBatchRecords = 25
+	demoGroup      = "demo"
+	// demoIdle is how long the demo's consumer waits for records before
+	// it says which partitions it is still waiting for, and gives up.
+	demoIdle = 15 * time.Second
+	// demoProduceTimeout bounds producing: the broker is in this process.
+	demoProduceTimeout = time.Minute
 )
 
 // demoConfig is what "runnel demo" does; tests fill it directly.
@@ -53,21 +66,40 @@ func codecName(c int) string {
 	return fmt.Sprintf("codec %d", c)
 }
 
+// kgoCodec is franz-go's name for a batch codec.
+func kgoCodec(c int) kgo.CompressionCodec {
+	switch c {
+	case batch.CodecGzip:
+		return kgo.GzipCompression()
+	case batch.CodecSnappy:
+		return kgo.SnappyCompression()
+	case batch.CodecLz4:
+		return kgo.Lz4Compression()
+	case batch.CodecZstd:
+		return kgo.ZstdCompression()
+	}
+	return kgo.NoCompression()
+}
+
 func newDemoCmd() *cobra.Command {
 	cfg := demoConfig{DataDir: "./data", Records: 300, Now: time.Now, Seed: uint64(time.Now().UnixNano())}
 	compression := "none"
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Produce page views into a local data directory and consume them back",
-		Long: `demo runs the broker's storage in this process, without a network, and
-drives it the way "runnel broker" does for Kafka clients: it opens (or creates) a data directory, creates the
-topic "quickstart" with 3 partitions (or reuses it), produces page-view
-records keyed by user into record batches spread over the partitions with
-Kafka's key hash, reads every record back through the partition logs, and
-shows what was written and where it lives on disk.
+		Short: "Start a broker, produce page views to it and consume them back in a consumer group",
+		Long: `demo makes a round trip through the broker over the Kafka protocol, as
+any Kafka client would. It starts the broker in this process on the data
+directory (listening on a free port of 127.0.0.1), creates the topic
+"quickstart" with 3 partitions (or reuses it), produces page-view records
+keyed by user with a franz-go producer (idempotent, acks=all; the key hash
+picks the partition, as in Kafka), consumes them back with a franz-go
+consumer in the consumer group "demo", checks every record, commits the
+group's offsets, and shows the offsets, the group's lag and the files on
+disk. Then it shuts the broker down cleanly.
 
-Run it twice: the second run appends after the first, and offsets go on
-from where they were.`,
+Run it twice: the second run appends after the first, offsets go on from
+where they were, and the group resumes from its committed offsets, so it
+reads only the new records.`,
 		Example: "  runnel demo\n  runnel demo --data-dir /tmp/runnel --records 1000 --compression zstd",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,7 +111,9 @@ from where they were.`,
 				return fmt.Errorf("--records %d: produce at least one record", cfg.Records)
 			}
 			cfg.Codec = codec
-			return runDemo(cmd.OutOrStdout(), cfg)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, cmd.OutOrStdout(), cfg)
 		},
 	}
 	cmd.Flags().StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "the broker's data directory (created when missing)")
@@ -98,158 +132,290 @@ type pageView struct {
 	EventTime string `json:"event_time"`
 }
 
-// produced is one record the demo appended, to check what it reads back.
+// produced is one record, as the producer sent it or the consumer got it.
 type produced struct {
+	offset     int64
 	key, value []byte
-	ts         int64
+	ts         int64 // Unix milliseconds
 }
 
 // partitionRun is what happened to one partition in this run.
 type partitionRun struct {
-	l         *log.Log
-	startedAt int64 // log end offset before this run
-	sent      []produced
-	got       []produced // read back from startedAt on
-	total     int64      // records readable from the log start
-	start     int64      // log start offset
+	startedAt int64      // log end offset before this run
+	resumeAt  int64      // where the group starts: its committed offset, or the log start
+	sent      []produced // acknowledged, by offset
+	got       []produced // consumed from startedAt on
+	older     int        // consumed below startedAt: earlier runs' records the group had not consumed
 }
 
-func runDemo(w io.Writer, cfg demoConfig) (err error) {
+// produceStats counts the batches the producer wrote (a franz-go hook).
+type produceStats struct {
+	mu      sync.Mutex
+	batches int
+	bytes   int64 // of the records in the batches, compressed
+}
+
+var _ kgo.HookProduceBatchWritten = (*produceStats)(nil)
+
+func (s *produceStats) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batches++
+	s.bytes += int64(m.CompressedBytes)
+}
+
+func runDemo(ctx context.Context, w io.Writer, cfg demoConfig) (err error) {
 	out := &errWriter{w: w}
-	opts := store.DefaultOptions()
-	opts.Now = cfg.Now
-	st, err := store.Open(cfg.DataDir, opts)
+	so := store.DefaultOptions()
+	so.Now = cfg.Now
+	b, err := broker.New(broker.DataDir(cfg.DataDir), broker.ListenAddr("127.0.0.1:0"),
+		broker.StoreOptions(so), broker.GroupInitialRebalanceDelay(0))
 	if err != nil {
-		return explainOpenError(cfg.DataDir, err)
+		return explainBrokerError(brokerConfig{DataDir: cfg.DataDir, Listen: "127.0.0.1:0"}, err)
 	}
 	closed := false
 	defer func() {
 		if !closed {
-			err = errors.Join(err, st.Close())
+			err = errors.Join(err, b.Close())
 		}
 	}()
 	abs, _ := filepath.Abs(cfg.DataDir)
 
-	out.printf("runnel demo: the broker's storage, in this process. (No network: this drives the\n")
-	out.printf("partition logs directly, the way runnel broker serves produce and fetch requests.)\n\n")
-	out.printf("data directory  %s (cluster id %s)\n", abs, st.ClusterID())
+	out.printf("runnel demo: a round trip through the broker over the Kafka protocol. The broker runs\n")
+	out.printf("in this process; a franz-go producer and consumer talk to it as to any Kafka cluster.\n\n")
+	out.printf("broker          listening on %s, data directory %s (cluster id %s)\n", b.Addr(), abs, b.Store().ClusterID())
 
-	desc, err := st.CreateTopic(demoTopic, demoPartitions, nil)
-	switch {
-	case err == nil:
-		out.printf("topic           %s: created, %d partitions, topic id %s\n", demoTopic, desc.Partitions, desc.ID)
-	case errors.Is(err, store.ErrTopicExists):
-		if desc, err = st.Topic(demoTopic); err != nil {
-			return err
-		}
-		out.printf("topic           %s: exists from an earlier run, %d partitions, topic id %s\n", demoTopic, desc.Partitions, desc.ID)
-	default:
+	// The topic, and where this run starts.
+	n, created, id, err := demoEnsureTopic(ctx, b.Addr())
+	if err != nil {
 		return err
 	}
-
-	parts := make([]*partitionRun, desc.Partitions)
+	// A client of its own after the topic exists: a franz-go client
+	// caches for a while that a topic it looked up did not exist.
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.ClientID("runnel-demo-admin"))
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	if created {
+		out.printf("topic           %s: created, %d partitions, topic id %s\n", demoTopic, n, id)
+	} else {
+		out.printf("topic           %s: exists from an earlier run, %d partitions, topic id %s\n", demoTopic, n, id)
+	}
+	starts, err := listOffsets(ctx, adm, demoTopic, "start", adm.ListStartOffsets)
+	if err != nil {
+		return err
+	}
+	ends, err := listOffsets(ctx, adm, demoTopic, "end", adm.ListEndOffsets)
+	if err != nil {
+		return err
+	}
+	committed, err := adm.FetchOffsets(ctx, demoGroup)
+	if err != nil {
+		return fmt.Errorf("cannot fetch the committed offsets of group %q: %w", demoGroup, err)
+	}
+	parts := make([]*partitionRun, n)
 	var before int64
+	var resumes []string
 	for p := range parts {
-		l, err := st.Partition(demoTopic, p)
-		if err != nil {
-			return err
+		pr := &partitionRun{startedAt: ends[int32(p)], resumeAt: starts[int32(p)]}
+		if o, ok := committed.Lookup(demoTopic, int32(p)); ok && o.Err == nil && o.At >= 0 {
+			pr.resumeAt = o.At
+			resumes = append(resumes, fmt.Sprintf("%d at %d", p, o.At))
 		}
-		_, _, end := l.Offsets()
-		parts[p] = &partitionRun{l: l, startedAt: end}
-		before += end
+		parts[p] = pr
+		before += pr.startedAt - starts[int32(p)]
 	}
 	if before > 0 {
 		out.printf("                it holds %d records: this run appends after them\n", before)
 	}
+	if len(resumes) > 0 {
+		out.printf("group           %s: committed offsets from an earlier run (partition %s): it resumes there\n", demoGroup, strings.Join(resumes, ", "))
+	} else {
+		out.printf("group           %s: new, it starts at the beginning of each partition\n", demoGroup)
+	}
 
 	// Produce.
 	began := time.Now()
-	batches, bytesOut, err := produce(parts, cfg)
+	stats, err := demoProduce(ctx, b.Addr(), parts, cfg)
 	if err != nil {
 		return err
 	}
-	took := time.Since(began)
-	out.printf("\nproduced %d page views in %d batches (%s, compression %s) in %v\n",
-		cfg.Records, batches, size(bytesOut), codecName(cfg.Codec), took.Round(time.Microsecond))
-
-	// Consume and check.
-	began = time.Now()
+	out.printf("\nproduced %d page views in %d batches (%s, compression %s) in %v, idempotent, acks=all\n",
+		cfg.Records, stats.batches, size(stats.bytes), codecName(cfg.Codec), time.Since(began).Round(time.Millisecond))
+	var acked []string
 	for p, pr := range parts {
-		if err := consume(pr); err != nil {
-			return fmt.Errorf("partition %d: %w", p, err)
+		if len(pr.sent) > 0 {
+			acked = append(acked, fmt.Sprintf("partition %d offsets %d-%d", p, pr.sent[0].offset, pr.sent[len(pr.sent)-1].offset))
 		}
+	}
+	out.printf("acknowledged:   %s\n", strings.Join(acked, ", "))
+
+	// Consume in the group, check, commit.
+	began = time.Now()
+	if err := demoConsume(ctx, b.Addr(), parts); err != nil {
+		return err
+	}
+	took := time.Since(began)
+	var newRecords, older int
+	for p, pr := range parts {
 		if err := compare(pr.sent, pr.got); err != nil {
 			return fmt.Errorf("partition %d read back differs from what was produced: %w", p, err)
 		}
+		newRecords += len(pr.got)
+		older += pr.older
 	}
-	out.printf("consumed them back with log.Read in %v: every key, value and timestamp as produced\n\n",
-		time.Since(began).Round(time.Microsecond))
+	out.printf("consumed them back in group %q in %v and committed: every key, value and timestamp as produced\n",
+		demoGroup, took.Round(time.Millisecond))
+	switch {
+	case older > 0:
+		out.printf("the group read %d records: this run's %d, and %d older ones it had not consumed before\n",
+			newRecords+older, newRecords, older)
+	case len(resumes) > 0:
+		out.printf("the group read %d records, only this run's: it resumed from the offsets it had committed\n", newRecords)
+	default:
+		out.printf("the group read %d records, from the beginning of each partition\n", newRecords)
+	}
 
+	// What the broker says now.
+	lags, err := adm.Lag(ctx, demoGroup)
+	if err == nil {
+		err = lags.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("cannot describe group %q: %w", demoGroup, err)
+	}
+	lag := lags[demoGroup].Lag
+	out.printf("\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "partition\tthis run\tlog start\thigh watermark\trecords\tsize\tsegments\t\n")
+	fmt.Fprintf(tw, "partition\tacked this run\tlog start\tlog end\tcommitted\tlag\tsize\tsegments\t\n")
 	for p, pr := range parts {
 		thisRun := "-"
 		if len(pr.sent) > 0 {
-			thisRun = fmt.Sprintf("%d..%d", pr.startedAt, pr.startedAt+int64(len(pr.sent))-1)
+			thisRun = fmt.Sprintf("%d..%d", pr.sent[0].offset, pr.sent[len(pr.sent)-1].offset)
 		}
-		_, hw, _ := pr.l.Offsets()
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%s\t%d\t\n", p, thisRun, pr.start, hw, pr.total, size(pr.l.Size()), pr.l.Segments())
+		start, end, commit, lagged := "?", "?", "-", "?"
+		if l, ok := lag.Lookup(demoTopic, int32(p)); ok {
+			if l.Start.Err == nil {
+				start = strconv.FormatInt(l.Start.Offset, 10)
+			}
+			if l.End.Err == nil {
+				end = strconv.FormatInt(l.End.Offset, 10)
+			}
+			if l.Commit.At >= 0 {
+				commit = strconv.FormatInt(l.Commit.At, 10)
+			}
+			if l.Lag >= 0 {
+				lagged = strconv.FormatInt(l.Lag, 10)
+			}
+		}
+		bytes, segments := "?", "?"
+		if l, err := b.Store().Partition(demoTopic, p); err == nil {
+			bytes, segments = size(l.Size()), strconv.Itoa(l.Segments())
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p, thisRun, start, end, commit, lagged, bytes, segments)
 	}
 	tw.Flush()
 
 	out.printf("\na few of the records consumed (partition, offset, timestamp, key, value):\n")
 	for p, pr := range parts {
-		for i, r := range pr.got[:min(2, len(pr.got))] {
-			out.printf("  %d  %-6d  %s  %-8s  %s\n", p, pr.startedAt+int64(i),
+		for _, r := range pr.got[:min(2, len(pr.got))] {
+			out.printf("  %d  %-6d  %s  %-8s  %s\n", p, r.offset,
 				time.UnixMilli(r.ts).UTC().Format("15:04:05.000"), r.key, truncate(r.value, 60))
 		}
 	}
 
-	// Close first: the indexes and the clean checkpoint are written then.
+	// Close first: the logs are flushed and checkpointed then.
+	admCl.Close()
 	closed = true
-	if err := st.Close(); err != nil {
+	if err := b.Close(); err != nil {
+		return fmt.Errorf("shutting the broker down: %w", err)
+	}
+	out.printf("\nshut the broker down cleanly: every log flushed and checkpointed, so the next start reads no log data.\n")
+	if err := describeLayout(out, abs, n); err != nil {
 		return err
 	}
-	out.printf("\nclosed the store cleanly: the next start reads no log data.\n")
-	if err := describeLayout(out, abs, desc.Partitions); err != nil {
-		return err
+
+	flag := ""
+	if cfg.DataDir != "./data" && cfg.DataDir != "data" {
+		flag = " --data-dir " + cfg.DataDir
 	}
+	out.printf("\ntalk to it with any Kafka client: serve the data directory with\n")
+	tw = tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "  runnel broker%s\t# listens on 127.0.0.1:9092 until Ctrl-C\n", flag)
+	tw.Flush()
+	out.printf("and, in another terminal:\n")
+	tw = tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+	fmt.Fprintf(tw, "  runnel consume %s --format '{{.Partition}}/{{.Offset}} {{.Key}} {{.Value}}'\t# every record\n", demoTopic)
+	fmt.Fprintf(tw, "  runnel group describe %s\t# the group's committed offsets and lag\n", demoGroup)
+	fmt.Fprintf(tw, "  kcat -b 127.0.0.1:9092 -C -t %s -e -f '%%p/%%o %%k %%s\\n'\t# librdkafka's kcat, if installed\n", demoTopic)
+	tw.Flush()
+
 	seg := filepath.Join(cfg.DataDir, demoTopic+"-0", fmt.Sprintf("%020d.log", 0))
 	out.printf("\nnext:\n")
 	tw = tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
 	fmt.Fprintf(tw, "  runnel log dump %s --records\t# look inside a segment\n", seg)
-	fmt.Fprintf(tw, "  runnel demo --data-dir %s\t# run again: offsets go on from here\n", cfg.DataDir)
+	fmt.Fprintf(tw, "  runnel demo --data-dir %s\t# run again: offsets go on, the group resumes\n", cfg.DataDir)
 	tw.Flush()
 	return out.err
 }
 
-// produce generates cfg.Records page views, spreads them over the
-// partitions with Kafka's default key hash (murmur2), and appends them in
-// batches of demoBatchRecords per partition.
-func produce(parts []*partitionRun, cfg demoConfig) (batches int, bytesOut int64, err error) {
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1))
-	partitioner := kgo.StickyKeyPartitioner(nil).ForTopic(demoTopic)
-	builders := make([]*batch.Builder, len(parts))
-	for p := range builders {
-		builders[p] = batch.NewBuilder(cfg.Codec)
+// demoEnsureTopic creates the demo topic unless it exists, and returns its
+// partition count and id.
+func demoEnsureTopic(ctx context.Context, addr string) (partitions int, created bool, id string, err error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("runnel-demo-admin"))
+	if err != nil {
+		return 0, false, "", err
 	}
-	flush := func(p int) error {
-		if builders[p].Len() == 0 {
-			return nil
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	tds, err := adm.ListTopics(ctx, demoTopic)
+	if err != nil {
+		return 0, false, "", fmt.Errorf("cannot look up topic %q: %w", demoTopic, err)
+	}
+	td := tds[demoTopic]
+	if errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		resp, err := adm.CreateTopic(ctx, demoPartitions, -1, nil, demoTopic)
+		if err == nil {
+			err = resp.Err
 		}
-		b, err := builders[p].Build()
 		if err != nil {
-			return err
+			return 0, false, "", topicError("create", demoTopic, "", err, resp.ErrMessage)
 		}
-		builders[p].Reset()
-		if _, err := parts[p].l.Append(b); err != nil {
-			return fmt.Errorf("append to partition %d: %w", p, err)
-		}
-		batches++
-		bytesOut += int64(len(b))
-		return nil
+		return int(resp.NumPartitions), true, base64.RawURLEncoding.EncodeToString(resp.ID[:]), nil
 	}
+	if td.Err != nil {
+		return 0, false, "", topicError("use", demoTopic, "", td.Err, "")
+	}
+	return len(td.Partitions), false, base64.RawURLEncoding.EncodeToString(td.ID[:]), nil
+}
 
+// demoProduce generates cfg.Records page views and produces them with a
+// franz-go producer: idempotent, acks=all, keys hashed to partitions with
+// Kafka's murmur2 (the sticky key partitioner). It records what each
+// partition acknowledged in parts[p].sent.
+func demoProduce(ctx context.Context, addr string, parts []*partitionRun, cfg demoConfig) (*produceStats, error) {
+	stats := &produceStats{}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("runnel-demo-producer"),
+		kgo.DefaultProduceTopic(demoTopic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent: franz-go's default, as Kafka's
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.ProducerBatchCompression(kgoCodec(cfg.Codec)),
+		kgo.WithHooks(stats))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	// Not kgo.RecordDeliveryTimeout: it counts from the record timestamps,
+	// which are event times here, up to minutes old.
+	ctx, cancel := context.WithTimeout(ctx, demoProduceTimeout)
+	defer cancel()
+
+	var mu sync.Mutex
+	var failed int
+	var firstErr error
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1))
 	pages := []string{"/", "/search", "/products/42", "/products/7", "/products/1337", "/cart", "/checkout", "/blog/kafka-on-a-laptop", "/about"}
 	referrers := []string{"", "", "https://duckduckgo.com/", "https://news.ycombinator.com/", "https://www.google.com/"}
 	countries := []string{"DE", "FR", "US", "BR", "JP", "IN", "NG", "NL"}
@@ -268,61 +434,101 @@ func produce(parts []*partitionRun, cfg demoConfig) (batches int, bytesOut int64
 			EventTime: t.UTC().Format("2006-01-02T15:04:05.000Z"),
 		})
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
-		p := partitioner.Partition(&kgo.Record{Key: []byte(user)}, len(parts))
-		builders[p].Add([]byte(user), value, t.UnixMilli())
-		parts[p].sent = append(parts[p].sent, produced{[]byte(user), value, t.UnixMilli()})
-		if builders[p].Len() == demoBatchRecords {
-			if err := flush(p); err != nil {
-				return 0, 0, err
+		r := &kgo.Record{Key: []byte(user), Value: value, Timestamp: t}
+		cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if failed++; firstErr == nil {
+					firstErr = err
+				}
+				return
 			}
-		}
+			pr := parts[r.Partition]
+			pr.sent = append(pr.sent, produced{r.Offset, r.Key, r.Value, r.Timestamp.UnixMilli()})
+		})
 	}
-	for p := range parts {
-		if err := flush(p); err != nil {
-			return 0, 0, err
-		}
+	if err := cl.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("waiting for the broker's acknowledgements: %w", err)
 	}
-	return batches, bytesOut, nil
+	mu.Lock()
+	defer mu.Unlock()
+	if firstErr != nil {
+		return nil, fmt.Errorf("%d of %d page views failed; the first: %s", failed, cfg.Records, brokerSays(firstErr, ""))
+	}
+	for _, pr := range parts {
+		slices.SortFunc(pr.sent, func(a, b produced) int { return cmp.Compare(a.offset, b.offset) })
+	}
+	stats.mu.Lock()
+	defer stats.mu.Unlock()
+	return &produceStats{batches: stats.batches, bytes: stats.bytes}, nil
 }
 
-// consume reads the partition from its log start to the high watermark, as
-// a consumer's fetches would, keeping the records of this run.
-func consume(pr *partitionRun) error {
-	start, hw, _ := pr.l.Offsets()
-	pr.start = start
-	for off := start; off < hw; {
-		res, err := pr.l.Read(off, 64<<10)
-		if err != nil {
-			return fmt.Errorf("read at offset %d: %w", off, err)
+// demoConsume consumes the demo topic as a member of the demo group, from
+// the group's committed offsets up to what this run produced, keeps what
+// it reads in parts, commits, and leaves the group.
+func demoConsume(ctx context.Context, addr string, parts []*partitionRun) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("runnel-demo-consumer"),
+		kgo.ConsumerGroup(demoGroup), kgo.ConsumeTopics(demoTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	if err != nil {
+		return err
+	}
+	defer cl.Close() // leaves the group
+
+	// Until where: the last offset this run's producer got acknowledged.
+	pending := map[int32]int64{}
+	for p, pr := range parts {
+		if len(pr.sent) > 0 {
+			pending[int32(p)] = pr.sent[len(pr.sent)-1].offset
+		} else if pr.resumeAt < pr.startedAt {
+			pending[int32(p)] = pr.startedAt - 1
 		}
-		if len(res.Data) == 0 {
-			return fmt.Errorf("read at offset %d returned nothing below the high watermark %d", off, hw)
+	}
+	idleSince := time.Now()
+	for len(pending) > 0 {
+		pctx, cancel := context.WithTimeout(ctx, pollWait)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		for data := res.Data; len(data) > 0; {
-			h, n, err := batch.Check(data, 0)
-			if err != nil {
-				return fmt.Errorf("batch read at offset %d: %w", off, err)
+		var fetchErr error
+		fs.EachError(func(_ string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && fetchErr == nil {
+				fetchErr = fmt.Errorf("consuming partition %d: %w", p, err)
 			}
-			recs, err := batch.Records(data[:n], &h)
-			if err != nil {
-				return fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
-			}
-			for _, r := range recs {
-				o := h.BaseOffset + int64(r.OffsetDelta)
-				if o < off {
-					continue // the batch holding off started before it
-				}
-				pr.total++
-				if o >= pr.startedAt {
-					pr.got = append(pr.got, produced{
-						slices.Clone(r.Key), slices.Clone(r.Value), h.FirstTimestamp + r.TimestampDelta})
-				}
-			}
-			off = h.LastOffset() + 1
-			data = data[n:]
+		})
+		if fetchErr != nil {
+			return fetchErr
 		}
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			pr := parts[r.Partition]
+			if r.Offset < pr.startedAt {
+				pr.older++
+			} else {
+				pr.got = append(pr.got, produced{r.Offset, r.Key, r.Value, r.Timestamp.UnixMilli()})
+			}
+			if last, ok := pending[r.Partition]; ok && r.Offset >= last {
+				delete(pending, r.Partition)
+			}
+		})
+		if n > 0 {
+			idleSince = time.Now()
+		} else if time.Since(idleSince) > demoIdle {
+			var waiting []string
+			for _, p := range slices.Sorted(maps.Keys(pending)) {
+				waiting = append(waiting, fmt.Sprintf("partition %d up to offset %d", p, pending[p]))
+			}
+			return fmt.Errorf("the consumer in group %q got no records for %v; still waiting for %s", demoGroup, demoIdle, strings.Join(waiting, ", "))
+		}
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		return fmt.Errorf("committing the offsets of group %q: %w", demoGroup, err)
 	}
 	return nil
 }
@@ -333,8 +539,9 @@ func compare(sent, got []produced) error {
 	}
 	for i := range sent {
 		s, g := sent[i], got[i]
-		if !bytes.Equal(s.key, g.key) || !bytes.Equal(s.value, g.value) || s.ts != g.ts {
-			return fmt.Errorf("record %d: produced %s=%s at %d, read %s=%s at %d", i, s.key, s.value, s.ts, g.key, g.value, g.ts)
+		if s.offset != g.offset || !bytes.Equal(s.key, g.key) || !bytes.Equal(s.value, g.value) || s.ts != g.ts {
+			return fmt.Errorf("record %d: produced %s=%s at offset %d, time %d; read %s=%s at offset %d, time %d",
+				i, s.key, s.value, s.offset, s.ts, g.key, g.value, g.offset, g.ts)
 		}
 	}
 	return nil
@@ -348,6 +555,10 @@ func describeLayout(out io.Writer, abs string, partitions int) error {
 	fmt.Fprintf(tw, "  meta.properties\tthe broker's identity: cluster id and node id\n")
 	fmt.Fprintf(tw, "  topics.json\tthe topics: ids, partition counts, configs\n")
 	fmt.Fprintf(tw, "  %s-0/ .. %s-%d/\tone directory per partition, Kafka's layout\n", demoTopic, demoTopic, partitions-1)
+	fmt.Fprintf(tw, "  __consumer_offsets-0/\tthe groups and their committed offsets, a compacted topic as in Kafka\n")
+	if _, err := os.Stat(filepath.Join(abs, "producer-id-block")); err == nil {
+		fmt.Fprintf(tw, "  producer-id-block\tthe next producer id to hand out (the producer is idempotent)\n")
+	}
 	tw.Flush()
 	dir := filepath.Join(abs, demoTopic+"-0")
 	entries, err := os.ReadDir(dir)
@@ -362,6 +573,10 @@ func describeLayout(out io.Writer, abs string, partitions int) error {
 			return "timestamp -> offset, for ListOffsets by time and retention"
 		case strings.HasSuffix(name, ".index"):
 			return "offset -> file position, one entry per 4 KiB of log"
+		case strings.HasSuffix(name, ".txnindex"):
+			return "aborted transactions, for read_committed consumers"
+		case strings.HasSuffix(name, ".snapshot"):
+			return "the idempotent producers' state at this offset"
 		case name == "checkpoint":
 			return "recovery point and log start offset; marked clean on close"
 		}

@@ -1,15 +1,18 @@
 // Command runnel is the runnel broker's command line.
 //
-// "runnel broker" runs the Kafka-compatible broker. The topic, produce and
-// consume commands are Kafka clients (franz-go) that work against runnel or
-// any Kafka cluster. "runnel demo" drives the broker's storage in-process,
-// and "runnel log dump" prints what is inside segment and index files, like
-// Kafka's kafka-dump-log.sh.
+// "runnel broker" runs the Kafka-compatible broker. The topic, produce,
+// consume and group commands are Kafka clients (franz-go) that work against
+// runnel or any Kafka cluster. "runnel demo" starts the broker in-process
+// and makes a round trip through it with franz-go, and "runnel log dump"
+// prints what is inside segment and index files, like Kafka's
+// kafka-dump-log.sh.
 //
 //	runnel broker --data-dir ./data
 //	runnel topic create clicks --partitions 3
 //	printf 'alice:hello\nbob:hi\n' | runnel produce clicks --key-separator :
-//	runnel consume clicks --format '{{.Partition}}/{{.Offset}} {{.Key}}={{.Value}}'
+//	runnel consume clicks --group reports --format '{{.Partition}}/{{.Offset}} {{.Key}}={{.Value}}'
+//	runnel group describe reports
+//	runnel group reset-offsets reports --topic clicks --to-earliest --execute
 //	runnel demo --data-dir ./data
 //	runnel log dump data/quickstart-0/00000000000000000000.log --records
 //	runnel version
@@ -41,7 +44,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		msg := err.Error()
-		if strings.HasPrefix(msg, "unknown command") {
+		if strings.HasPrefix(msg, "unknown command") && !strings.Contains(msg, "--help") {
 			msg = strings.TrimRight(msg, "\n") + "\nRun 'runnel --help' for usage."
 		}
 		fmt.Fprintf(stderr, "runnel: %s\n", msg)
@@ -58,9 +61,10 @@ func newRootCmd() *cobra.Command {
 
 "runnel broker" serves a data directory over the Kafka protocol, so Kafka
 clients (franz-go, librdkafka, kcat, kafka-python, ...) produce to it and
-consume from it. The topic, produce and consume commands are such clients
-themselves: they work against runnel or any Kafka cluster (--bootstrap).
-"runnel demo" drives the broker's storage in-process, without a network.`,
+consume from it. The topic, produce, consume and group commands are such
+clients themselves: they work against runnel or any Kafka cluster
+(--bootstrap). "runnel demo" starts a broker in this process and makes a
+round trip through it: produce, consume in a consumer group, commit.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -68,7 +72,7 @@ themselves: they work against runnel or any Kafka cluster (--bootstrap).
 		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 	root.AddCommand(newBrokerCmd(), newTopicCmd(), newProduceCmd(), newConsumeCmd(),
-		newDemoCmd(), newLogCmd(), newVersionCmd())
+		newGroupCmd(), newDemoCmd(), newLogCmd(), newVersionCmd())
 	return root
 }
 
@@ -78,4 +82,17 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("%s takes no arguments, got %q\nRun '%s --help' for usage.", cmd.CommandPath(), args, cmd.CommandPath())
 	}
 	return nil
+}
+
+// subcommandsOnly makes cmd, a command that only groups subcommands, print
+// its help when run alone and fail on an unknown subcommand (cobra would
+// print the help and succeed).
+func subcommandsOnly(cmd *cobra.Command) {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q\nRun '%s --help' for usage.", args[0], c.CommandPath(), c.CommandPath())
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 }

@@ -22,6 +22,7 @@ func newTopicCmd() *cobra.Command {
 		Short: "Create, list, describe, alter and delete topics (runnel or any Kafka cluster)",
 	}
 	addBootstrapFlag(cmd, &bootstrap)
+	subcommandsOnly(cmd)
 	cmd.AddCommand(newTopicCreateCmd(&bootstrap), newTopicListCmd(&bootstrap), newTopicDescribeCmd(&bootstrap),
 		newTopicAlterCmd(&bootstrap), newTopicDeleteCmd(&bootstrap))
 	return cmd
