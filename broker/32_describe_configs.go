@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -221,43 +220,9 @@ func (b *Broker) storeOptions() *store.Options {
 	return store.DefaultOptions()
 }
 
-// builtinTopicDefaults renders the log package's defaults as topic config
-// values, the way the store shows them for a topic that relies on them (a
-// test checks that the two agree).
-func builtinTopicDefaults() map[string]string {
-	o := *new(log.Options).EnsureDefaults()
-	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	ms := func(d time.Duration) string {
-		if d < 0 {
-			return "-1"
-		}
-		return n(d.Milliseconds())
-	}
-	policy := "delete"
-	switch {
-	case o.Compact && o.Delete:
-		policy = "compact,delete"
-	case o.Compact:
-		policy = "compact"
-	}
-	tsType := "CreateTime"
-	if o.LogAppendTime {
-		tsType = "LogAppendTime"
-	}
-	return map[string]string{
-		"cleanup.policy":         policy,
-		"delete.retention.ms":    ms(o.DeleteRetentionMs),
-		"flush.messages":         n(o.FlushMessages),
-		"flush.ms":               ms(o.FlushMs),
-		"index.interval.bytes":   strconv.Itoa(o.IndexIntervalBytes),
-		"max.message.bytes":      strconv.Itoa(o.MaxMessageBytes),
-		"message.timestamp.type": tsType,
-		"retention.bytes":        n(o.RetentionBytes),
-		"retention.ms":           ms(o.RetentionMs),
-		"segment.bytes":          n(o.SegmentBytes),
-		"segment.ms":             ms(o.SegmentMs),
-	}
-}
+// builtinTopicDefaults are the log package's defaults as topic config
+// values.
+func builtinTopicDefaults() map[string]string { return new(log.Options).EnsureDefaults().Config() }
 
 // unsupportedResource is the error for a config resource type runnel
 // does not have.

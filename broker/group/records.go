@@ -3,9 +3,10 @@ package group
 import (
 	"encoding/binary"
 	"fmt"
-	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/runnel-io/runnel/broker/internal/kafkahash"
 )
 
 // TopicName is the internal compacted topic holding committed offsets and
@@ -46,30 +47,10 @@ type Record struct {
 }
 
 // PartitionFor is the partition of __consumer_offsets that holds group's
-// records: abs(hashCode(group)) % partitions, where hashCode is Java's
-// String.hashCode over the UTF-16 code units and abs maps MinInt32 to 0,
-// exactly Kafka's rule, so that a data directory moved to Kafka (or
-// tooling that reads the topic) finds each group where Kafka would.
-func PartitionFor(group string, partitions int) int32 {
-	h := javaStringHash(group)
-	if h == -1<<31 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % int32(partitions)
-}
-
-// javaStringHash is java.lang.String.hashCode: s[0]*31^(n-1) + ... + s[n-1]
-// over UTF-16 code units, in wrapping int32 arithmetic. Invalid UTF-8
-// decodes to U+FFFD per bad byte, as Go's conversion does.
-func javaStringHash(s string) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
-	}
-	return h
-}
+// records: Kafka's rule (see kafkahash.Partition), so that a data
+// directory moved to Kafka (or tooling that reads the topic) finds each
+// group where Kafka would.
+func PartitionFor(group string, partitions int) int32 { return kafkahash.Partition(group, partitions) }
 
 // offsetKey encodes the key of an offset commit.
 func offsetKey(group, topic string, partition int32) []byte {

@@ -223,3 +223,40 @@ func FromConfig(cfg map[string]string) (Options, error) {
 	o.EnsureDefaults()
 	return o, o.Validate()
 }
+
+// Config renders o as Kafka topic configs, one value per key of
+// ConfigKeys: the inverse of FromConfig. Negative durations and sizes are
+// "-1", as Kafka writes "forever" and "no limit".
+func (o Options) Config() map[string]string {
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	ms := func(d time.Duration) string {
+		if d < 0 {
+			return "-1"
+		}
+		return n(d.Milliseconds())
+	}
+	policy := "delete"
+	switch {
+	case o.Compact && o.Delete:
+		policy = "compact,delete"
+	case o.Compact:
+		policy = "compact"
+	}
+	tsType := "CreateTime"
+	if o.LogAppendTime {
+		tsType = "LogAppendTime"
+	}
+	return map[string]string{
+		"cleanup.policy":         policy,
+		"delete.retention.ms":    ms(o.DeleteRetentionMs),
+		"flush.messages":         n(o.FlushMessages),
+		"flush.ms":               ms(o.FlushMs),
+		"index.interval.bytes":   strconv.Itoa(o.IndexIntervalBytes),
+		"max.message.bytes":      strconv.Itoa(o.MaxMessageBytes),
+		"message.timestamp.type": tsType,
+		"retention.bytes":        n(o.RetentionBytes),
+		"retention.ms":           ms(o.RetentionMs),
+		"segment.bytes":          n(o.SegmentBytes),
+		"segment.ms":             ms(o.SegmentMs),
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/runnel-io/runnel/broker/log"
 )
@@ -65,45 +64,9 @@ func (d *TopicDescription) Config(name string) (ConfigEntry, bool) {
 	return ConfigEntry{}, false
 }
 
-// configValues renders options as topic configs: the inverse of
-// log.FromConfig, used for the values of defaults.
-func configValues(o log.Options) map[string]string {
-	ms := func(d int64) string { return strconv.FormatInt(d, 10) }
-	durMs := func(d time.Duration) string {
-		if d < 0 {
-			return "-1"
-		}
-		return ms(d.Milliseconds())
-	}
-	policy := "delete"
-	switch {
-	case o.Compact && o.Delete:
-		policy = "compact,delete"
-	case o.Compact:
-		policy = "compact"
-	}
-	tsType := "CreateTime"
-	if o.LogAppendTime {
-		tsType = "LogAppendTime"
-	}
-	return map[string]string{
-		"cleanup.policy":         policy,
-		"delete.retention.ms":    durMs(o.DeleteRetentionMs),
-		"flush.messages":         ms(o.FlushMessages),
-		"flush.ms":               durMs(o.FlushMs),
-		"index.interval.bytes":   strconv.Itoa(o.IndexIntervalBytes),
-		"max.message.bytes":      strconv.Itoa(o.MaxMessageBytes),
-		"message.timestamp.type": tsType,
-		"retention.bytes":        ms(o.RetentionBytes),
-		"retention.ms":           durMs(o.RetentionMs),
-		"segment.bytes":          ms(o.SegmentBytes),
-		"segment.ms":             durMs(o.SegmentMs),
-	}
-}
-
 // builtinDefaults are the log package's defaults as config strings.
 var builtinDefaults = sync.OnceValue(func() map[string]string {
-	return configValues(*new(log.Options).EnsureDefaults())
+	return new(log.Options).EnsureDefaults().Config()
 })
 
 // describe builds the description of t.

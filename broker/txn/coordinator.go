@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/runnel-io/runnel/broker/batch"
+	"github.com/runnel-io/runnel/broker/internal/kafkahash"
 	"github.com/runnel-io/runnel/broker/log"
 )
 
@@ -484,40 +485,11 @@ func sortedPartitions(m map[TopicPartition]bool) []TopicPartition {
 	return out
 }
 
-// partitionFor is Kafka's placement of a key on a partition of an internal
-// topic: abs(Java String.hashCode) mod n.
-func partitionFor(id string, n int32) int32 {
-	var h int32
-	for _, r := range utf16Units(id) {
-		h = 31*h + int32(r)
-	}
-	if h == -h { // MinInt32: Kafka's Utils.abs maps it to 0
-		h = 0
-	}
-	if h < 0 {
-		h = -h
-	}
-	return h % n
-}
-
-func utf16Units(s string) []uint16 {
-	var out []uint16
-	for _, r := range s {
-		if r >= 0x10000 {
-			r -= 0x10000
-			out = append(out, uint16(0xd800+(r>>10)), uint16(0xdc00+(r&0x3ff)))
-			continue
-		}
-		out = append(out, uint16(r))
-	}
-	return out
-}
-
 // persist writes t's state to StateTopic; it returns once durable.
 // REQUIRES: t.mu.
 func (c *Coordinator) persist(t *transaction) error {
 	t.updated = c.cfg.Now()
-	l, err := c.logs.StateLog(partitionFor(t.id, c.cfg.StatePartitions))
+	l, err := c.logs.StateLog(kafkahash.Partition(t.id, int(c.cfg.StatePartitions)))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/runnel-io/runnel/broker/batch"
+	"github.com/runnel-io/runnel/broker/internal/kafkahash"
 	"github.com/runnel-io/runnel/broker/log"
 )
 
@@ -61,7 +62,7 @@ type recGroups struct {
 }
 
 func (g *recGroups) OffsetsTopic() string                { return "__consumer_offsets" }
-func (g *recGroups) OffsetsPartition(group string) int32 { return partitionFor(group, 3) }
+func (g *recGroups) OffsetsPartition(group string) int32 { return kafkahash.Partition(group, 3) }
 func (g *recGroups) EndTxn(groups []string, pid int64, epoch int16, commit bool) {
 	g.mu.Lock()
 	g.calls = append(g.calls, fmt.Sprintf("%v %d/%d %v", groups, pid, epoch, commit))
@@ -197,22 +198,5 @@ func TestCoordinatorCompletesAfterRestart(t *testing.T) {
 			t.Fatalf("producer id %d reused (%v)", id, err)
 		}
 		seen[id] = true
-	}
-}
-
-func TestPartitionForMatchesKafka(t *testing.T) {
-	t.Parallel()
-	// Java: Math.abs("my-txn".hashCode()) % 50 etc., computed with
-	// String.hashCode by hand for these inputs.
-	cases := map[string]int32{"": 0, "a": 97 % 50, "ab": (97*31 + 98) % 50}
-	for in, want := range cases {
-		if got := partitionFor(in, 50); got != want {
-			t.Errorf("partitionFor(%q) = %d, want %d", in, got, want)
-		}
-	}
-	for _, s := range []string{"\U0001F600emoji", "zzzzzzzzzzzzzzzzzzzzzzzzzz", "transactional-id-42"} {
-		if p := partitionFor(s, 50); p < 0 || p >= 50 {
-			t.Errorf("partitionFor(%q) = %d out of range", s, p)
-		}
 	}
 }
