@@ -21,36 +21,21 @@ func init() { regKey(kmsg.OffsetCommit, 0, 8, handleOffsetCommit) }
 
 func handleOffsetCommit(b *Broker, c *clientConn, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.OffsetCommitRequest)
-	type tp struct {
-		topic     string
-		partition int32
-	}
-	unknown := map[tp]bool{}
 	known := *req
-	known.Topics = nil
-	for _, rt := range req.Topics {
-		kt := rt
-		kt.Partitions = nil
-		for _, rp := range rt.Partitions {
-			if !b.partitionExists(rt.Topic, rp.Partition) {
-				unknown[tp{rt.Topic, rp.Partition}] = true
-				continue
-			}
-			kt.Partitions = append(kt.Partitions, rp)
-		}
-		if len(kt.Partitions) > 0 {
-			known.Topics = append(known.Topics, kt)
-		}
-	}
+	var unknown map[topicPartition]bool
+	known.Topics, unknown = splitKnown(b, req.Topics,
+		func(t *kmsg.OffsetCommitRequestTopic) string { return t.Topic },
+		func(t *kmsg.OffsetCommitRequestTopic) *[]kmsg.OffsetCommitRequestTopicPartition { return &t.Partitions },
+		func(p *kmsg.OffsetCommitRequestTopicPartition) int32 { return p.Partition })
 	if len(unknown) == 0 {
 		return b.coordinate(c, req)
 	}
-	codes := map[tp]int16{}
+	codes := map[topicPartition]int16{}
 	if len(known.Topics) > 0 {
 		kresp := b.coordinate(c, &known).(*kmsg.OffsetCommitResponse)
 		for _, t := range kresp.Topics {
 			for _, p := range t.Partitions {
-				codes[tp{t.Topic, p.Partition}] = p.ErrorCode
+				codes[topicPartition{t.Topic, p.Partition}] = p.ErrorCode
 			}
 		}
 	}
@@ -61,7 +46,7 @@ func handleOffsetCommit(b *Broker, c *clientConn, kreq kmsg.Request) kmsg.Respon
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewOffsetCommitResponseTopicPartition()
 			p.Partition = rp.Partition
-			k := tp{rt.Topic, rp.Partition}
+			k := topicPartition{rt.Topic, rp.Partition}
 			p.ErrorCode = codes[k]
 			if unknown[k] {
 				p.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -28,22 +28,23 @@ func handleTxnOffsetCommit(b *Broker, c *clientConn, kreq kmsg.Request) kmsg.Res
 		return group.ErrorResponse(req, errorCode(err))
 	}
 	known := *req
-	known.Topics = nil
+	var missing map[topicPartition]bool
+	known.Topics, missing = splitKnown(b, req.Topics,
+		func(t *kmsg.TxnOffsetCommitRequestTopic) string { return t.Topic },
+		func(t *kmsg.TxnOffsetCommitRequestTopic) *[]kmsg.TxnOffsetCommitRequestTopicPartition {
+			return &t.Partitions
+		},
+		func(p *kmsg.TxnOffsetCommitRequestTopicPartition) int32 { return p.Partition })
 	var unknown []kmsg.TxnOffsetCommitResponseTopic
 	for _, t := range req.Topics {
-		kt, ut := t, kmsg.NewTxnOffsetCommitResponseTopic()
-		kt.Partitions, ut.Topic = nil, t.Topic
+		ut := kmsg.NewTxnOffsetCommitResponseTopic()
+		ut.Topic = t.Topic
 		for _, p := range t.Partitions {
-			if b.partitionExists(t.Topic, p.Partition) {
-				kt.Partitions = append(kt.Partitions, p)
-				continue
+			if missing[topicPartition{t.Topic, p.Partition}] {
+				up := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				up.Partition, up.ErrorCode = p.Partition, kerr.UnknownTopicOrPartition.Code
+				ut.Partitions = append(ut.Partitions, up)
 			}
-			up := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-			up.Partition, up.ErrorCode = p.Partition, kerr.UnknownTopicOrPartition.Code
-			ut.Partitions = append(ut.Partitions, up)
-		}
-		if len(kt.Partitions) > 0 {
-			known.Topics = append(known.Topics, kt)
 		}
 		if len(ut.Partitions) > 0 {
 			unknown = append(unknown, ut)

@@ -16,35 +16,20 @@ func init() { regKey(kmsg.OffsetDelete, 0, 0, handleOffsetDelete) }
 
 func handleOffsetDelete(b *Broker, c *clientConn, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.OffsetDeleteRequest)
-	type tp struct {
-		topic     string
-		partition int32
-	}
-	unknown := map[tp]bool{}
 	known := *req
-	known.Topics = nil
-	for _, rt := range req.Topics {
-		kt := rt
-		kt.Partitions = nil
-		for _, rp := range rt.Partitions {
-			if !b.partitionExists(rt.Topic, rp.Partition) {
-				unknown[tp{rt.Topic, rp.Partition}] = true
-				continue
-			}
-			kt.Partitions = append(kt.Partitions, rp)
-		}
-		if len(kt.Partitions) > 0 {
-			known.Topics = append(known.Topics, kt)
-		}
-	}
+	var unknown map[topicPartition]bool
+	known.Topics, unknown = splitKnown(b, req.Topics,
+		func(t *kmsg.OffsetDeleteRequestTopic) string { return t.Topic },
+		func(t *kmsg.OffsetDeleteRequestTopic) *[]kmsg.OffsetDeleteRequestTopicPartition { return &t.Partitions },
+		func(p *kmsg.OffsetDeleteRequestTopicPartition) int32 { return p.Partition })
 	kresp := b.coordinate(c, &known).(*kmsg.OffsetDeleteResponse)
 	if kresp.ErrorCode != 0 || len(unknown) == 0 {
 		return kresp
 	}
-	codes := map[tp]int16{}
+	codes := map[topicPartition]int16{}
 	for _, t := range kresp.Topics {
 		for _, p := range t.Partitions {
-			codes[tp{t.Topic, p.Partition}] = p.ErrorCode
+			codes[topicPartition{t.Topic, p.Partition}] = p.ErrorCode
 		}
 	}
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
@@ -54,7 +39,7 @@ func handleOffsetDelete(b *Broker, c *clientConn, kreq kmsg.Request) kmsg.Respon
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewOffsetDeleteResponseTopicPartition()
 			p.Partition = rp.Partition
-			k := tp{rt.Topic, rp.Partition}
+			k := topicPartition{rt.Topic, rp.Partition}
 			p.ErrorCode = codes[k]
 			if unknown[k] {
 				p.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -161,3 +161,35 @@ func (g txnGroups) OffsetsPartition(id string) int32 {
 func (g txnGroups) EndTxn(groups []string, pid int64, _ int16, commit bool) {
 	g.b.groups.EndTxn(groups, pid, commit)
 }
+
+// topicPartition names a partition in the handlers.
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// splitKnown splits the topics of an OffsetCommit-shaped request (topics,
+// each with partitions) into the topics holding only partitions that exist
+// and the set of partitions that do not, which the handlers answer
+// UNKNOWN_TOPIC_OR_PARTITION before the coordinator sees the request, as
+// Kafka's API layer does. name and parts read a topic; partition reads a
+// partition.
+func splitKnown[T, P any](b *Broker, topics []T, name func(*T) string, parts func(*T) *[]P, partition func(*P) int32) ([]T, map[topicPartition]bool) {
+	var known []T
+	unknown := map[topicPartition]bool{}
+	for _, t := range topics {
+		var keep []P
+		for _, p := range *parts(&t) {
+			if b.partitionExists(name(&t), partition(&p)) {
+				keep = append(keep, p)
+			} else {
+				unknown[topicPartition{name(&t), partition(&p)}] = true
+			}
+		}
+		if len(keep) > 0 {
+			*parts(&t) = keep
+			known = append(known, t)
+		}
+	}
+	return known, unknown
+}
