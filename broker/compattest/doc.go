@@ -126,6 +126,13 @@
 // 2.0.2 closes producers at exit with timeout 0 and drops what is unsent,
 // against Kafka too, so the test flushes.
 //
+// # sarama
+//
+// IBM/sarama, the other Go client (a test dependency), runs in
+// sarama_test.go at its default protocol version (2.8.0), 2.1.0 and 3.0.0:
+// synchronous produce with exact offsets, a consumer group whose commits
+// the broker then holds, and a partition consumer.
+//
 // # Old protocol versions
 //
 // api_version=(0, 10) (zh-cli) makes kafka-python 2.0.2 fetch with Fetch
