@@ -293,7 +293,7 @@ func (l *Log) appendLocked(data []byte, headers []batch.Header) (AppendResult, e
 		pos += size
 	}
 	start := active.size
-	if _, err := active.f.WriteAt(data, start); err != nil {
+	if _, err := writeFile(active.f, data, start); err != nil {
 		l.mu.leo = res.BaseOffset
 		if terr := active.f.Truncate(start); terr != nil {
 			l.mu.failed = fmt.Errorf("%w: write: %w; truncate: %w", ErrFailed, err, terr)

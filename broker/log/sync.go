@@ -2,6 +2,7 @@ package log
 
 import (
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -54,7 +55,7 @@ func (l *Log) waitDurable(end int64) error {
 		err := ErrClosed
 		if !closed {
 			l.stats.fsyncs.Add(1)
-			err = fdatasync(s.f)
+			err = syncFile(s.f)
 		}
 		if err != nil && !closed {
 			l.mu.Lock()
@@ -83,6 +84,13 @@ func (l *Log) waitDurable(end int64) error {
 	}
 	return nil
 }
+
+// syncFile and writeFile are the I/O of the append path; tests replace
+// them to inject failures.
+var (
+	syncFile  = fdatasync
+	writeFile = func(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) }
+)
 
 // testHookSyncer, when set by a test, runs in the syncer before it reads
 // the log end offset that its fsync will cover.
