@@ -25,7 +25,6 @@ func eosWorker(ctx context.Context, t *testing.T, b *Broker, id int, in, out str
 		kgo.ConsumerGroup("eos-group"),
 		kgo.ConsumeTopics(in),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.DefaultProduceTopic(out),
 		// A worker closed mid-transaction leaves it open until the
 		// coordinator aborts it at this timeout (then the LSO moves on).

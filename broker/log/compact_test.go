@@ -19,22 +19,15 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 			dir := t.TempDir()
 			opts := &Options{SegmentBytes: 2048, Compact: true, RetentionMs: -1}
 			l := mustOpen(t, dir, opts)
-			type w struct {
-				key   string
-				value string
-			}
-			var written []w
 			for i := 0; i < 200; i++ {
 				b := batch.NewBuilder(codec)
 				for j := 0; j < 4; j++ {
 					k := fmt.Sprintf("key-%d", (i*4+j)%13)
 					v := fmt.Sprintf("v%d", i*4+j)
 					b.Add([]byte(k), []byte(v), 1000)
-					written = append(written, w{k, v})
 				}
 				if i%50 == 0 {
 					b.Add(nil, []byte("unkeyed"), 1000)
-					written = append(written, w{"", "unkeyed"})
 				}
 				data, err := b.Build()
 				if err != nil {

@@ -256,18 +256,6 @@ func (ps *producerState) firstUnstable() int64 {
 	return first
 }
 
-// truncate forgets what the state knows at or after offset (recovery cut
-// the log there): batches and open transactions that started there.
-func (ps *producerState) truncate(offset int64) {
-	for pid, e := range ps.producers {
-		e.batches = slices.DeleteFunc(e.batches, func(b seqBatch) bool { return b.lastOffset >= offset })
-		if e.txnFirst >= offset {
-			e.txnFirst = -1
-			delete(ps.ongoing, pid)
-		}
-	}
-}
-
 // marshal encodes the state as of offset (see the diagram above).
 func (ps *producerState) marshal(offset int64) []byte {
 	be := binary.BigEndian

@@ -93,14 +93,13 @@ func TestCoordinatorLifecycle(t *testing.T) {
 		t.Fatalf("two idempotent producers got id %d", a)
 	}
 	id := "app-1"
-	pid, epoch, err := c.InitProducerID(&id, time.Minute, -1, -1)
-	if err != nil {
+	if _, _, err := c.InitProducerID(&id, time.Minute, -1, -1); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.InitProducerID(&id, time.Hour, -1, -1); !errors.Is(err, kerr.InvalidTransactionTimeout) {
 		t.Fatalf("timeout above the max: %v", err)
 	}
-	pid, epoch, _ = c.InitProducerID(&id, time.Minute, -1, -1) // epoch bump
+	pid, epoch, _ := c.InitProducerID(&id, time.Minute, -1, -1) // epoch bump
 	if err := c.EndTxn(id, pid, epoch, true); !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("commit with no transaction: %v", err)
 	}
