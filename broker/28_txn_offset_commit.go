@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/runnel-io/runnel/broker/group"
@@ -27,35 +26,5 @@ func handleTxnOffsetCommit(b *Broker, c *clientConn, kreq kmsg.Request) kmsg.Res
 	if err := b.txn.CheckOffsets(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group); err != nil {
 		return group.ErrorResponse(req, errorCode(err))
 	}
-	known := *req
-	var missing map[topicPartition]bool
-	known.Topics, missing = splitKnown(b, req.Topics,
-		func(t *kmsg.TxnOffsetCommitRequestTopic) string { return t.Topic },
-		func(t *kmsg.TxnOffsetCommitRequestTopic) *[]kmsg.TxnOffsetCommitRequestTopicPartition {
-			return &t.Partitions
-		},
-		func(p *kmsg.TxnOffsetCommitRequestTopicPartition) int32 { return p.Partition })
-	var unknown []kmsg.TxnOffsetCommitResponseTopic
-	for _, t := range req.Topics {
-		ut := kmsg.NewTxnOffsetCommitResponseTopic()
-		ut.Topic = t.Topic
-		for _, p := range t.Partitions {
-			if missing[topicPartition{t.Topic, p.Partition}] {
-				up := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				up.Partition, up.ErrorCode = p.Partition, kerr.UnknownTopicOrPartition.Code
-				ut.Partitions = append(ut.Partitions, up)
-			}
-		}
-		if len(ut.Partitions) > 0 {
-			unknown = append(unknown, ut)
-		}
-	}
-	if len(known.Topics) == 0 {
-		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		resp.Topics = unknown
-		return resp
-	}
-	resp := b.coordinate(c, &known).(*kmsg.TxnOffsetCommitResponse)
-	resp.Topics = append(resp.Topics, unknown...)
-	return resp
+	return b.coordinate(c, req)
 }

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,39 +13,6 @@ import (
 
 func init() { regKey(kmsg.OffsetDelete, 0, 0, handleOffsetDelete) }
 
-func handleOffsetDelete(b *Broker, c *clientConn, kreq kmsg.Request) kmsg.Response {
-	req := kreq.(*kmsg.OffsetDeleteRequest)
-	known := *req
-	var unknown map[topicPartition]bool
-	known.Topics, unknown = splitKnown(b, req.Topics,
-		func(t *kmsg.OffsetDeleteRequestTopic) string { return t.Topic },
-		func(t *kmsg.OffsetDeleteRequestTopic) *[]kmsg.OffsetDeleteRequestTopicPartition { return &t.Partitions },
-		func(p *kmsg.OffsetDeleteRequestTopicPartition) int32 { return p.Partition })
-	kresp := b.coordinate(c, &known).(*kmsg.OffsetDeleteResponse)
-	if kresp.ErrorCode != 0 || len(unknown) == 0 {
-		return kresp
-	}
-	codes := map[topicPartition]int16{}
-	for _, t := range kresp.Topics {
-		for _, p := range t.Partitions {
-			codes[topicPartition{t.Topic, p.Partition}] = p.ErrorCode
-		}
-	}
-	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	for _, rt := range req.Topics {
-		t := kmsg.NewOffsetDeleteResponseTopic()
-		t.Topic = rt.Topic
-		for _, rp := range rt.Partitions {
-			p := kmsg.NewOffsetDeleteResponseTopicPartition()
-			p.Partition = rp.Partition
-			k := topicPartition{rt.Topic, rp.Partition}
-			p.ErrorCode = codes[k]
-			if unknown[k] {
-				p.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			}
-			t.Partitions = append(t.Partitions, p)
-		}
-		resp.Topics = append(resp.Topics, t)
-	}
-	return resp
+func handleOffsetDelete(b *Broker, c *clientConn, req kmsg.Request) kmsg.Response {
+	return b.coordinate(c, req)
 }

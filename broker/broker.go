@@ -76,7 +76,9 @@ func New(opts ...Opt) (*Broker, error) {
 	tc.Dir, tc.Logger = c.dataDir, c.logger
 	// The group coordinator first: the transaction coordinator completes
 	// interrupted transactions at startup, which may carry offsets.
-	if b.groups, err = group.New(&offsetsTopic{st: st, partitions: c.offsetsPartitions}, c.groupOptions()); err != nil {
+	gopts := c.groupOptions()
+	gopts.PartitionExists = b.partitionExists
+	if b.groups, err = group.New(&offsetsTopic{st: st, partitions: c.offsetsPartitions}, gopts); err != nil {
 		st.Close()
 		return nil, err
 	}

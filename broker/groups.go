@@ -60,10 +60,10 @@ func groupClient(c *clientConn) group.Client {
 	return group.Client{ID: c.clientID, Host: "/" + host}
 }
 
-// partitionExists reports whether partition p of topic exists; the
-// OffsetCommit and OffsetDelete handlers refuse the others with
-// UNKNOWN_TOPIC_OR_PARTITION before the coordinator sees them, as Kafka's
-// API layer does.
+// partitionExists reports whether partition p of topic exists: the group
+// coordinator's Options.PartitionExists, with which OffsetCommit,
+// TxnOffsetCommit and OffsetDelete answer the others
+// UNKNOWN_TOPIC_OR_PARTITION, as Kafka's API layer does.
 func (b *Broker) partitionExists(topic string, p int32) bool {
 	d, err := b.store.Topic(topic)
 	return err == nil && p >= 0 && int(p) < d.Partitions
@@ -160,36 +160,4 @@ func (g txnGroups) OffsetsPartition(id string) int32 {
 
 func (g txnGroups) EndTxn(groups []string, pid int64, _ int16, commit bool) {
 	g.b.groups.EndTxn(groups, pid, commit)
-}
-
-// topicPartition names a partition in the handlers.
-type topicPartition struct {
-	topic     string
-	partition int32
-}
-
-// splitKnown splits the topics of an OffsetCommit-shaped request (topics,
-// each with partitions) into the topics holding only partitions that exist
-// and the set of partitions that do not, which the handlers answer
-// UNKNOWN_TOPIC_OR_PARTITION before the coordinator sees the request, as
-// Kafka's API layer does. name and parts read a topic; partition reads a
-// partition.
-func splitKnown[T, P any](b *Broker, topics []T, name func(*T) string, parts func(*T) *[]P, partition func(*P) int32) ([]T, map[topicPartition]bool) {
-	var known []T
-	unknown := map[topicPartition]bool{}
-	for _, t := range topics {
-		var keep []P
-		for _, p := range *parts(&t) {
-			if b.partitionExists(name(&t), partition(&p)) {
-				keep = append(keep, p)
-			} else {
-				unknown[topicPartition{name(&t), partition(&p)}] = true
-			}
-		}
-		if len(keep) > 0 {
-			*parts(&t) = keep
-			known = append(known, t)
-		}
-	}
-	return known, unknown
 }

@@ -164,6 +164,11 @@ func (c *Core) Handle(id uint64, cl Client, req kmsg.Request) {
 	c.fireDue() // a zero delay (initial rebalance delay 0) fires now
 }
 
+// exists reports whether a partition exists (Options.PartitionExists).
+func (c *Core) exists(topic string, partition int32) bool {
+	return c.opts.PartitionExists == nil || c.opts.PartitionExists(topic, partition)
+}
+
 // WriteDone reports the outcome of the write with id: nil once its
 // records are durable. Effects of the write (offsets becoming visible, a
 // group turning Stable) and the replies waiting for it follow.

@@ -62,6 +62,10 @@ func (c *Core) offsetCommit(id uint64, r *kmsg.OffsetCommitRequest) {
 	for i, rt := range r.Topics {
 		for j, rp := range rt.Partitions {
 			code := &resp.Topics[i].Partitions[j].ErrorCode
+			if !c.exists(rt.Topic, rp.Partition) {
+				*code = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
 			var meta string
 			if rp.Metadata != nil {
 				meta = *rp.Metadata
@@ -306,6 +310,8 @@ func (c *Core) offsetDelete(id uint64, r *kmsg.OffsetDeleteRequest) {
 			tp := topicPartition{rt.Topic, rp.Partition}
 			_, committed := g.offsets[tp]
 			switch {
+			case !c.exists(rt.Topic, rp.Partition):
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case g.state != Empty && g.isSubscribed(rt.Topic):
 				op.ErrorCode = kerr.GroupSubscribedToTopic.Code
 			case committed || g.inflight[tp] > 0:

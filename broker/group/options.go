@@ -41,6 +41,12 @@ type Options struct {
 	// Default 1.
 	Partitions int
 
+	// PartitionExists tells OffsetCommit, TxnOffsetCommit and OffsetDelete
+	// which partitions exist; the others are answered
+	// UNKNOWN_TOPIC_OR_PARTITION, as Kafka's API layer does. nil: all do.
+	// It must be safe to call from the coordinator's goroutine.
+	PartitionExists func(topic string, partition int32) bool
+
 	// Logger receives rebalances, member removals, load progress and
 	// storage errors. Default: discard.
 	Logger *slog.Logger

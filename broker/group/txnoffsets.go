@@ -69,6 +69,10 @@ func (c *Core) txnOffsetCommit(id uint64, r *kmsg.TxnOffsetCommitRequest) {
 	now := c.now.UnixMilli()
 	for i, rt := range r.Topics {
 		for j, rp := range rt.Partitions {
+			if !c.exists(rt.Topic, rp.Partition) {
+				resp.Topics[i].Partitions[j].ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
 			var meta string
 			if rp.Metadata != nil {
 				meta = *rp.Metadata
