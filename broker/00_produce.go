@@ -9,7 +9,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/runnel-io/runnel/broker/batch"
 	"github.com/runnel-io/runnel/broker/log"
 	"github.com/runnel-io/runnel/broker/store"
 )
@@ -61,9 +60,6 @@ func handleProduce(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 			if err == nil {
 				l, err = b.store.Partition(rt.Topic, int(rp.Partition))
 			}
-			if err == nil {
-				err = checkClientBatches(rp.Records)
-			}
 			if err != nil {
 				p.ErrorCode, p.ErrorMessage = errorCode(err), errorMessage(err)
 				continue
@@ -103,22 +99,3 @@ func handleProduce(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 
 // isInternalTopic reports whether clients may not produce to topic.
 func isInternalTopic(topic string) bool { return strings.HasPrefix(topic, "__") }
-
-// checkClientBatches refuses what only the broker itself may write. The
-// full validation (CRC, lengths) is the log's.
-func checkClientBatches(records []byte) error {
-	for pos := 0; pos < len(records); {
-		h, err := batch.ParseHeader(records[pos:])
-		if err != nil {
-			return nil // the log reports it with the position
-		}
-		if h.IsControl() {
-			return fmt.Errorf("%w: control batch at byte %d: only the broker writes control batches", kerr.InvalidRecord, pos)
-		}
-		if h.Length < batch.MinBatchLength {
-			return nil
-		}
-		pos += h.Size()
-	}
-	return nil
-}

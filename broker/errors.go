@@ -44,7 +44,8 @@ func errorCode(err error) int16 {
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, batch.ErrUnknownMagic), errors.Is(err, batch.ErrBadLength),
 		errors.Is(err, batch.ErrShort), errors.Is(err, batch.ErrBadHeader),
-		errors.Is(err, batch.ErrBadRecords), errors.Is(err, log.ErrEmptyAppend):
+		errors.Is(err, batch.ErrBadRecords), errors.Is(err, log.ErrEmptyAppend),
+		errors.Is(err, log.ErrControlBatch):
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, log.ErrFailed), errors.Is(err, log.ErrClosed), errors.Is(err, store.ErrClosed):
 		return kerr.KafkaStorageError.Code

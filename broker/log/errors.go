@@ -20,6 +20,9 @@ var (
 	ErrFailed = errors.New("broker/log: log failed after an I/O error")
 	// ErrEmptyAppend is returned for an append of zero bytes.
 	ErrEmptyAppend = errors.New("broker/log: empty append")
+	// ErrControlBatch is returned when Append is given a control batch
+	// (a transaction marker): only AppendControl writes those.
+	ErrControlBatch = errors.New("broker/log: control batches are written by the broker only")
 	// ErrTooLarge is returned when a batch exceeds max.message.bytes.
 	ErrTooLarge = errors.New("broker/log: batch larger than max.message.bytes")
 )

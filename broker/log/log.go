@@ -162,7 +162,8 @@ func (l *Log) Options() Options {
 // five batches returns the stored offsets with Duplicate set, and writes
 // nothing.
 //
-// Errors: *BatchError for invalid input, ErrTooLarge, ErrOutOfOrderSequence,
+// Errors: *BatchError for invalid input (wrapping ErrControlBatch for a
+// transaction marker, which only AppendControl writes), ErrTooLarge, ErrOutOfOrderSequence,
 // ErrInvalidProducerEpoch, ErrInvalidTxnState, ErrFailed after an earlier
 // I/O error, ErrClosed.
 func (l *Log) Append(data []byte) (AppendResult, error) {
@@ -389,6 +390,9 @@ func (l *Log) check(data []byte, headers []batch.Header) ([]batch.Header, error)
 		h, size, err := batch.Check(data[pos:], 0)
 		if err != nil {
 			return nil, &BatchError{Index: i, Position: pos, Err: err}
+		}
+		if h.IsControl() {
+			return nil, &BatchError{Index: i, Position: pos, Err: ErrControlBatch}
 		}
 		if int64(h.RecordCount) != int64(h.LastOffsetDelta)+1 {
 			// Kafka's check for client batches: offsets must be dense.

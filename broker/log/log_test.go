@@ -74,6 +74,13 @@ func TestAppendRejectsBadBatches(t *testing.T) {
 		{"length too small", func(b []byte) []byte { b[8], b[9], b[10], b[11] = 0, 0, 0, 5; return b }, batch.ErrBadLength},
 		{"length past end", func(b []byte) []byte { b[11] += 40; return b }, batch.ErrShort},
 		{"torn", func(b []byte) []byte { return b[:len(b)-3] }, batch.ErrShort},
+		{"control batch", func([]byte) []byte {
+			b, err := controlBatch(1, 0, true, 0, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}, ErrControlBatch},
 		{"second batch bad", func(b []byte) []byte {
 			second := good()
 			second[30] ^= 1
