@@ -1,0 +1,168 @@
+// Package connect is the connector contract of runnel: what a source and a
+// sink implement so that the engine can run them exactly once, and the
+// runtime that does so (Run). Connectors live in sources/<system> and
+// sinks/<system>; this package knows none of them.
+//
+// # Records and positions
+//
+// Sources and sinks exchange engine.Raw records: key and value bytes,
+// headers, event time, and the position the record was read from. A
+// source is split into tasks (a topic source: one task per partition
+// number; a file source: one task); every record belongs to one task, and
+// a task's engine.Positions say, per input (topic partition, file), where
+// reading resumes.
+//
+// # The exactly-once contract
+//
+// The runtime processes a task's records, hands the outputs to the sink
+// (Sink.Write) and, at every checkpoint, asks the sink to make them durable
+// together with the positions they cover (Sink.Commit). A sink that
+// declares ExactlyOnce stores the positions atomically with its output: in
+// the same database transaction, in the name of an atomically renamed
+// file, in the same Kafka transaction. When a task starts (Sink.OpenTask)
+// such a sink reports the positions it stored, and the source resumes
+// there, whatever the consumer group's offsets say: the group offsets are
+// then only committed for lag monitoring. Whatever was written and not
+// committed when a process died is discarded by the sink (stray files are
+// deleted, the transaction never committed), and the records are read and
+// processed again.
+//
+// A sink that declares AtLeastOnce cannot do that: the runtime commits the
+// positions to the source (Source.Commit: the group offsets) after the
+// sink's Commit returned, and a crash in between replays records into the
+// sink.
+//
+// A stage has one primary sink, the one whose positions are the truth.
+// Other outputs of the stage (a dead-letter topic, a late-record output, a
+// second branch) are committed before it on every checkpoint and deliver
+// at least once.
+//
+// # State
+//
+// A task with windows has state. At a checkpoint the runtime snapshots it
+// and stores the snapshot, tagged with the positions it reflects, in a
+// compacted state topic (StateStore) before the primary sink commits; at
+// start it restores the snapshot whose tag equals the positions the sink
+// reports. Snapshots are kept for the last two checkpoints of each task, so
+// a crash between the snapshot and the sink's commit finds the previous
+// one. Because the snapshot is looked up by the sink's positions, state and
+// output never disagree, whatever the sink.
+package connect
+
+import (
+	"context"
+	"errors"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// Record is the unit sources produce and sinks consume.
+type Record = engine.Raw
+
+// TaskID identifies a task of a source: the partition number for topics.
+type TaskID = int32
+
+// Checkpoint holds, for each task it covers, the positions up to which the
+// task's records have been processed.
+type Checkpoint map[TaskID]engine.Positions
+
+// Delivery is what a sink guarantees.
+type Delivery int
+
+const (
+	// AtLeastOnce sinks may see a record again after a crash.
+	AtLeastOnce Delivery = iota
+	// ExactlyOnce sinks store positions atomically with their output.
+	ExactlyOnce
+)
+
+func (d Delivery) String() string {
+	if d == ExactlyOnce {
+		return "exactly-once"
+	}
+	return "at-least-once"
+}
+
+// Batch is a run of records of one task, in source order.
+type Batch struct {
+	Task    TaskID
+	Records []*Record
+}
+
+// Assignments receives the task changes of a source. The source calls it
+// only from inside Poll, so never while the caller processes records.
+type Assignments interface {
+	// Assigned is called when the source is given tasks. It returns the
+	// positions each task resumes from; a task missing from the result,
+	// or an input missing from its positions, resumes where the source
+	// itself would (the group's committed offsets or its reset policy,
+	// the start of a file).
+	Assigned(ctx context.Context, tasks []TaskID) (map[TaskID]engine.Positions, error)
+	// Revoked is called before tasks are taken away: the runtime commits
+	// their work first.
+	Revoked(ctx context.Context, tasks []TaskID)
+	// Lost is called when tasks were taken away without a chance to
+	// commit (the group session expired): their uncommitted work is
+	// dropped.
+	Lost(ctx context.Context, tasks []TaskID)
+}
+
+// Source reads records.
+type Source interface {
+	// Open starts the source; task changes are reported to a.
+	Open(ctx context.Context, a Assignments) error
+	// Poll waits for records and returns them by task. It returns ctx's
+	// error when ctx ends, and ErrEndOfInput when a bounded source has
+	// nothing more to read (the --once mode; a following source never
+	// does).
+	Poll(ctx context.Context) ([]Batch, error)
+	// Commit reports processed positions: for an at-least-once sink they
+	// are the positions (the group offsets); for an exactly-once sink the
+	// source may keep them for monitoring.
+	Commit(ctx context.Context, cp Checkpoint) error
+	// Lag returns, per task, how many records (or bytes, for files) are
+	// known to be waiting; -1 when unknown.
+	Lag() map[TaskID]int64
+	Close(ctx context.Context) error
+}
+
+// ErrEndOfInput is returned by Poll of a source that read everything it
+// was asked to (a bounded run).
+var ErrEndOfInput = errors.New("connect: end of input")
+
+// ErrAborted is returned by a sink's Commit when the commit was rolled
+// back and the source was rewound to the last committed positions (a
+// Kafka transaction aborted by a rebalance): the runtime restores the
+// tasks' last committed state and processes the records again.
+var ErrAborted = errors.New("connect: commit aborted")
+
+// Sink writes records.
+type Sink interface {
+	// Delivery says whether the sink stores positions with its output.
+	Delivery() Delivery
+	// OpenTask prepares the sink for a task and returns the positions the
+	// sink stored for it (nil for an at-least-once sink or a task never
+	// committed). It drops whatever a previous owner of the task wrote
+	// and did not commit.
+	OpenTask(ctx context.Context, task TaskID) (engine.Positions, error)
+	// Write buffers records of a task. They are durable only once Commit
+	// returns; the sink may write them out earlier. Write may block: that
+	// is how a slow sink slows the source.
+	Write(ctx context.Context, task TaskID, recs []*Record) error
+	// Commit makes what was written for the tasks of cp durable, each
+	// task atomically with its positions for an exactly-once sink. Tasks
+	// with nothing written since their last commit may be in cp: their
+	// positions still advance.
+	Commit(ctx context.Context, cp Checkpoint) error
+	// CloseTask drops a task: what was written and not committed is
+	// discarded.
+	CloseTask(ctx context.Context, task TaskID) error
+	Close(ctx context.Context) error
+}
+
+// Roller is implemented by a sink that wants a checkpoint before the
+// interval is up: a file sink whose part file reached its size or record
+// limit. The runtime asks after every Write.
+type Roller interface {
+	WantsCommit() bool
+}

@@ -1,0 +1,248 @@
+package engine
+
+import (
+	"fmt"
+)
+
+// Opt configures an operator.
+type Opt func(*opts)
+
+type opts struct{ name string }
+
+// Name names an operator. Names appear in errors, metrics and dead-letter
+// headers, and they key the operator's state in snapshots: give stateful
+// operators a name so that changing the graph around them keeps their
+// state. Unnamed operators are named after their kind and position.
+func Name(name string) Opt { return func(o *opts) { o.name = name } }
+
+func nameOf(os []Opt) string {
+	var o opts
+	for _, f := range os {
+		f(&o)
+	}
+	return o.name
+}
+
+// Map replaces each record's value with fn's result. An error from fn goes
+// to the error policy.
+func Map[K, V, V2 any](s Stream[K, V], fn func(Record[K, V]) (V2, error), o ...Opt) Stream[K, V2] {
+	n := s.g.add(nameOf(o), "map", kindOp, s.n)
+	n.build = func(t *Task, outs []any) any {
+		out := collector[K, V2](outs)
+		var scratch Record[K, V2]
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			v, err := fn(*r)
+			if err != nil {
+				t.fail(n.name, err)
+				return
+			}
+			scratch = Record[K, V2]{Key: r.Key, Value: v, Time: r.Time, Headers: r.Headers, Pos: r.Pos}
+			out.Collect(&scratch)
+		})
+	}
+	return Stream[K, V2]{g: s.g, n: n}
+}
+
+// MapRecord replaces each record with fn's result: key, value, time and
+// headers may all change. The source position is kept.
+func MapRecord[K, V, K2, V2 any](s Stream[K, V], fn func(Record[K, V]) (Record[K2, V2], error), o ...Opt) Stream[K2, V2] {
+	n := s.g.add(nameOf(o), "map", kindOp, s.n)
+	n.build = func(t *Task, outs []any) any {
+		out := collector[K2, V2](outs)
+		var scratch Record[K2, V2]
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			r2, err := fn(*r)
+			if err != nil {
+				t.fail(n.name, err)
+				return
+			}
+			scratch = r2
+			scratch.Pos = r.Pos
+			out.Collect(&scratch)
+		})
+	}
+	return Stream[K2, V2]{g: s.g, n: n}
+}
+
+// Filter keeps the records for which keep returns true.
+func Filter[K, V any](s Stream[K, V], keep func(Record[K, V]) bool, o ...Opt) Stream[K, V] {
+	n := s.g.add(nameOf(o), "filter", kindOp, s.n)
+	n.build = func(t *Task, outs []any) any {
+		out := collector[K, V](outs)
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			if keep(*r) {
+				out.Collect(r)
+			}
+		})
+	}
+	return Stream[K, V]{g: s.g, n: n}
+}
+
+// FlatMap replaces each record with zero or more records, one per value fn
+// returns; they keep the key, time, headers and position.
+func FlatMap[K, V, V2 any](s Stream[K, V], fn func(Record[K, V]) ([]V2, error), o ...Opt) Stream[K, V2] {
+	n := s.g.add(nameOf(o), "flatmap", kindOp, s.n)
+	n.build = func(t *Task, outs []any) any {
+		out := collector[K, V2](outs)
+		var scratch Record[K, V2]
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			vs, err := fn(*r)
+			if err != nil {
+				t.fail(n.name, err)
+				return
+			}
+			for _, v := range vs {
+				scratch = Record[K, V2]{Key: r.Key, Value: v, Time: r.Time, Headers: r.Headers, Pos: r.Pos}
+				out.Collect(&scratch)
+			}
+		})
+	}
+	return Stream[K, V2]{g: s.g, n: n}
+}
+
+// Peek calls fn for each record and passes the record on unchanged.
+func Peek[K, V any](s Stream[K, V], fn func(Record[K, V]), o ...Opt) Stream[K, V] {
+	n := s.g.add(nameOf(o), "peek", kindOp, s.n)
+	n.build = func(t *Task, outs []any) any {
+		out := collector[K, V](outs)
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			fn(*r)
+			out.Collect(r)
+		})
+	}
+	return Stream[K, V]{g: s.g, n: n}
+}
+
+// WithTime sets each record's event time (Unix milliseconds) from fn, for
+// the windows downstream. Records otherwise keep the source's timestamp
+// (the Kafka record timestamp, or the time a file line was read).
+func WithTime[K, V any](s Stream[K, V], fn func(Record[K, V]) (int64, error), o ...Opt) Stream[K, V] {
+	n := s.g.add(nameOf(o), "time", kindOp, s.n)
+	n.build = func(t *Task, outs []any) any {
+		out := collector[K, V](outs)
+		var scratch Record[K, V]
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			ts, err := fn(*r)
+			if err != nil {
+				t.fail(n.name, err)
+				return
+			}
+			scratch = *r
+			scratch.Time = ts
+			out.Collect(&scratch)
+		})
+	}
+	return Stream[K, V]{g: s.g, n: n}
+}
+
+// Case is one branch of Branch: records for which When returns true go to
+// the stream named Name. A nil When matches every record (a default).
+type Case[K, V any] struct {
+	Name string
+	When func(Record[K, V]) bool
+}
+
+// Branch sends each record to the first case it matches, and drops records
+// no case matches. It returns one stream per case, by name.
+func Branch[K, V any](s Stream[K, V], cases ...Case[K, V]) map[string]Stream[K, V] {
+	n := s.g.add("", "branch", kindOp, s.n)
+	res := make(map[string]Stream[K, V], len(cases))
+	outs := make([]*node, len(cases))
+	for i, c := range cases {
+		if _, dup := res[c.Name]; dup || c.Name == "" {
+			s.g.setErr(fmt.Errorf("engine: %s: branch names must be unique and not empty (got %q)", n.name, c.Name))
+		}
+		// Each case is a pass-through node, so that downstream operators
+		// attach to it and the branch can route by index.
+		cn := s.g.add(n.name+"."+c.Name, "", kindOp, n)
+		cn.build = func(_ *Task, outs []any) any { return collector[K, V](outs) }
+		outs[i] = cn
+		res[c.Name] = Stream[K, V]{g: s.g, n: cn}
+	}
+	n.build = func(_ *Task, built []any) any {
+		dst := make([]Collector[K, V], len(built))
+		for i := range built {
+			dst[i] = built[i].(Collector[K, V])
+		}
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			for i, c := range cases {
+				if c.When == nil || c.When(*r) {
+					dst[i].Collect(r)
+					return
+				}
+			}
+		})
+	}
+	return res
+}
+
+// Merge interleaves several streams of the same types into one.
+func Merge[K, V any](streams ...Stream[K, V]) Stream[K, V] {
+	if len(streams) == 0 {
+		panic("engine: Merge of no streams")
+	}
+	ins := make([]*node, len(streams))
+	for i, s := range streams {
+		ins[i] = s.n
+	}
+	g := streams[0].g
+	n := g.add("", "merge", kindOp, ins...)
+	n.build = func(_ *Task, outs []any) any { return collector[K, V](outs) }
+	return Stream[K, V]{g: g, n: n}
+}
+
+// KeyBy gives each record the key fn returns. Run distributed, the records
+// go through a repartition topic (named after the graph and the operator)
+// so that each key's records meet in one task; key and value cross it as
+// JSON. KeyByWith takes the serdes.
+func KeyBy[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2, o ...Opt) Stream[K2, V] {
+	return KeyByWith(s, fn, JSON[K2](), JSON[V](), o...)
+}
+
+// KeyByWith is KeyBy with the serdes of the repartition topic.
+func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2, keys Serde[K2], values Serde[V], o ...Opt) Stream[K2, V] {
+	n := s.g.add(nameOf(o), "keyby", kindKeyBy, s.n)
+	n.sinkName = s.g.name + "-" + n.name + "-repartition"
+	n.build = func(t *Task, outs []any) any {
+		out := collector[K2, V](outs)
+		var scratch Record[K2, V]
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			scratch = Record[K2, V]{Key: fn(*r), Value: r.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}
+			out.Collect(&scratch)
+		})
+	}
+	n.buildSend = func(t *Task) any {
+		return collectFunc[K, V](func(r *Record[K, V]) {
+			k, err := keys.Encode(fn(*r))
+			if err != nil {
+				t.fail(n.name, fmt.Errorf("encoding key: %w", err))
+				return
+			}
+			v, err := values.Encode(r.Value)
+			if err != nil {
+				t.fail(n.name, fmt.Errorf("encoding value: %w", err))
+				return
+			}
+			t.write(n.sinkName, &Raw{Key: k, Value: v, Time: r.Time, Headers: r.Headers, Pos: r.Pos})
+		})
+	}
+	n.buildRecv = func(t *Task, outs []any) any {
+		out := collector[K2, V](outs)
+		var scratch Record[K2, V]
+		return func(raw *Raw) {
+			k, err := keys.Decode(raw.Key)
+			if err != nil {
+				t.fail(n.name, fmt.Errorf("decoding repartitioned key: %w", err))
+				return
+			}
+			v, err := values.Decode(raw.Value)
+			if err != nil {
+				t.fail(n.name, fmt.Errorf("decoding repartitioned value: %w", err))
+				return
+			}
+			scratch = Record[K2, V]{Key: k, Value: v, Time: raw.Time, Headers: raw.Headers, Pos: raw.Pos}
+			out.Collect(&scratch)
+		}
+	}
+	return Stream[K2, V]{g: s.g, n: n}
+}

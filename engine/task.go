@@ -1,0 +1,341 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync/atomic"
+)
+
+// ErrorMode says what happens to a record an operator cannot process.
+type ErrorMode int
+
+const (
+	// Fail stops the task with the error; the pipeline stops, and its
+	// last checkpoint is where it resumes once the cause is fixed.
+	Fail ErrorMode = iota
+	// Skip drops the record with a log line and counts it.
+	Skip
+	// DeadLetter writes the record as it was read from the source to the
+	// output ErrorPolicy.DeadLetter, with the error and the source position
+	// in headers (see the Header* constants), and goes on.
+	DeadLetter
+)
+
+// ErrorPolicy is a graph's policy for records that fail.
+type ErrorPolicy struct {
+	Mode ErrorMode
+	// DeadLetter is the output dead letters go to, with Mode DeadLetter.
+	DeadLetter string
+}
+
+// Headers added to a dead letter.
+const (
+	HeaderError     = "runnel.error"
+	HeaderOperator  = "runnel.error.operator"
+	HeaderTopic     = "runnel.source.topic"
+	HeaderPartition = "runnel.source.partition"
+	HeaderOffset    = "runnel.source.offset"
+)
+
+// RecordError is the error a task fails with under the Fail policy.
+type RecordError struct {
+	Operator string
+	Pos      Pos
+	Err      error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%s: record at %s/%d offset %d: %v", e.Operator, e.Pos.Stream, e.Pos.Partition, e.Pos.Offset, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// Output receives what a task writes to its sinks, by output name. The
+// record is the task's to give away: the output may keep it.
+type Output interface {
+	Write(output string, r *Raw)
+}
+
+// OutputFunc adapts a function to an Output.
+type OutputFunc func(output string, r *Raw)
+
+// Write calls f.
+func (f OutputFunc) Write(output string, r *Raw) { f(output, r) }
+
+// Metrics are a task's counters. They are updated by the task's goroutine
+// and may be read from any other.
+type Metrics struct {
+	In           atomic.Int64 // records read from the source
+	Out          atomic.Int64 // records written to outputs
+	Late         atomic.Int64 // records that arrived after their windows closed
+	Skipped      atomic.Int64 // records dropped by the Skip policy
+	DeadLettered atomic.Int64 // records sent to the dead-letter output
+	// Watermark is the lowest watermark of the task's windows, Unix ms,
+	// or math.MinInt64 before any.
+	Watermark atomic.Int64
+}
+
+// Task is one instance of a graph's stage: its operators and their state,
+// fed the records of one input partition. A task is not safe for
+// concurrent use.
+type Task struct {
+	g       *Graph
+	stage   int // -1: the whole graph, locally
+	id      int32
+	entries map[string]func(*Raw)
+	out     Output
+	clocked []clocked // windows, in graph order
+	states  []stateEntry
+	cur     *Raw
+	err     error
+	metrics Metrics
+}
+
+// clocked is an operator driven by the watermark.
+type clocked interface {
+	// tick lets idle inputs stop holding the watermark back, given the
+	// wall clock in Unix ms.
+	tick(now int64)
+	// advance moves the operator's watermark to at least wm.
+	advance(wm int64)
+	watermark() int64
+}
+
+// stater is an operator with state.
+type stater interface {
+	snapshot() (json.RawMessage, error)
+	restore(json.RawMessage) error
+}
+
+type stateEntry struct {
+	name string
+	s    stater
+}
+
+// NewLocalTask instantiates the whole graph as one task, with KeyBy only
+// setting keys: for tests, the test driver and benchmarks.
+func (g *Graph) NewLocalTask(id int32, out Output) (*Task, error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	return g.newTask(-1, id, out), nil
+}
+
+// NewTask instantiates stage stage of the graph for the task id (the input
+// partition), writing to out.
+func (g *Graph) NewTask(stage int, id int32, out Output) (*Task, error) {
+	stages, err := g.Stages()
+	if err != nil {
+		return nil, err
+	}
+	if stage < 0 || stage >= len(stages) {
+		return nil, fmt.Errorf("engine: graph %s has no stage %d", g.name, stage)
+	}
+	return g.newTask(stage, id, out), nil
+}
+
+func (g *Graph) newTask(stage int, id int32, out Output) *Task {
+	t := &Task{g: g, stage: stage, id: id, entries: map[string]func(*Raw){}, out: out}
+	t.metrics.Watermark.Store(math.MinInt64)
+	built := make([]any, len(g.nodes))
+	in := func(n *node) bool {
+		return stage < 0 || n.stage == stage || (n.kind == kindKeyBy && n.stage+1 == stage)
+	}
+	// Nodes are declared after their inputs, so building in reverse
+	// declaration order builds every node after its outputs.
+	for i := len(g.nodes) - 1; i >= 0; i-- {
+		n := g.nodes[i]
+		if !in(n) {
+			continue
+		}
+		outsOf := func() []any {
+			outs := make([]any, len(n.outs))
+			for j, o := range n.outs {
+				outs[j] = built[o.id]
+			}
+			return outs
+		}
+		switch {
+		case n.kind == kindKeyBy && stage >= 0 && n.stage == stage:
+			built[i] = n.buildSend(t)
+		case n.kind == kindKeyBy && stage >= 0:
+			t.entries[n.sinkName] = n.buildRecv(t, outsOf()).(func(*Raw))
+		case n.kind == kindSource:
+			t.entries[n.name] = n.build(t, outsOf()).(func(*Raw))
+		default:
+			built[i] = n.build(t, outsOf())
+		}
+	}
+	// Register clocked and stateful operators in declaration order, so
+	// that watermarks reach upstream windows before downstream ones.
+	for i, n := range g.nodes {
+		if b, ok := built[i].(interface{ operator() any }); ok && in(n) {
+			op := b.operator()
+			if c, ok := op.(clocked); ok {
+				t.clocked = append(t.clocked, c)
+			}
+			if s, ok := op.(stater); ok {
+				t.states = append(t.states, stateEntry{n.name, s})
+			}
+		}
+	}
+	return t
+}
+
+// ID returns the task's id, the partition it reads.
+func (t *Task) ID() int32 { return t.id }
+
+// Metrics returns the task's counters.
+func (t *Task) Metrics() *Metrics { return &t.metrics }
+
+// Stateful reports whether the task has state to snapshot.
+func (t *Task) Stateful() bool { return len(t.states) > 0 }
+
+// Process runs one record of the source named source through the task.
+// It returns an error only under the Fail policy; the task must then be
+// discarded.
+func (t *Task) Process(source string, r *Raw) error {
+	entry := t.entries[source]
+	if entry == nil {
+		return fmt.Errorf("engine: task %d of %s reads no source %q", t.id, t.g.name, source)
+	}
+	t.cur = r
+	t.metrics.In.Add(1)
+	entry(r)
+	t.cur = nil
+	t.publishWatermark()
+	return t.err
+}
+
+// Tick gives the task the wall clock (Unix ms) so that inputs idle for
+// longer than a window's idle timeout stop holding its watermark back.
+func (t *Task) Tick(now int64) error {
+	for _, c := range t.clocked {
+		c.tick(now)
+	}
+	t.publishWatermark()
+	return t.err
+}
+
+// AdvanceWatermark moves the watermark of every window of the task to at
+// least wm, closing what it passes: for tests, and for a bounded input's
+// end (math.MaxInt64 closes everything).
+func (t *Task) AdvanceWatermark(wm int64) error {
+	for _, c := range t.clocked {
+		c.advance(wm)
+	}
+	t.publishWatermark()
+	return t.err
+}
+
+func (t *Task) publishWatermark() {
+	if len(t.clocked) == 0 {
+		return
+	}
+	wm := int64(math.MaxInt64)
+	for _, c := range t.clocked {
+		wm = min(wm, c.watermark())
+	}
+	t.metrics.Watermark.Store(wm)
+}
+
+// taskSnapshot is the encoding of a task's state: JSON, one member per
+// stateful operator, by operator name.
+type taskSnapshot struct {
+	Version   int                        `json:"v"`
+	Operators map[string]json.RawMessage `json:"operators"`
+}
+
+// Snapshot encodes the state of all the task's operators.
+func (t *Task) Snapshot() ([]byte, error) {
+	s := taskSnapshot{Version: 1, Operators: make(map[string]json.RawMessage, len(t.states))}
+	for _, e := range t.states {
+		b, err := e.s.snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("engine: snapshot of %s: %w", e.name, err)
+		}
+		s.Operators[e.name] = b
+	}
+	return json.Marshal(s)
+}
+
+// Restore replaces the state of the task's operators with a snapshot.
+// Operators missing from the snapshot start empty; state of operators the
+// graph no longer has is an error (renaming a stateful operator loses its
+// state, which must not go unnoticed).
+func (t *Task) Restore(b []byte) error {
+	var s taskSnapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("engine: decoding snapshot: %w", err)
+	}
+	if s.Version != 1 {
+		return fmt.Errorf("engine: snapshot version %d is not supported", s.Version)
+	}
+	known := map[string]bool{}
+	for _, e := range t.states {
+		known[e.name] = true
+		if raw, ok := s.Operators[e.name]; ok {
+			if err := e.s.restore(raw); err != nil {
+				return fmt.Errorf("engine: restoring %s: %w", e.name, err)
+			}
+		}
+	}
+	for name := range s.Operators {
+		if !known[name] {
+			return fmt.Errorf("engine: the snapshot holds state of operator %q, which the graph no longer has", name)
+		}
+	}
+	t.publishWatermark()
+	return nil
+}
+
+func (t *Task) write(output string, r *Raw) {
+	t.metrics.Out.Add(1)
+	t.out.Write(output, r)
+}
+
+// ErrNoDeadLetter is the error of a DeadLetter policy without an output.
+var ErrNoDeadLetter = errors.New("engine: the dead-letter policy names no output")
+
+// fail applies the error policy to the record being processed.
+func (t *Task) fail(op string, err error) {
+	var pos Pos
+	if t.cur != nil {
+		pos = t.cur.Pos
+	}
+	switch t.g.policy.Mode {
+	case Skip:
+		t.metrics.Skipped.Add(1)
+		t.g.logger.Warn("skipping a record", "operator", op, "topic", pos.Stream, "partition", pos.Partition, "offset", pos.Offset, "err", err)
+	case DeadLetter:
+		if t.g.policy.DeadLetter == "" {
+			t.setErr(&RecordError{op, pos, ErrNoDeadLetter})
+			return
+		}
+		if t.cur == nil {
+			t.setErr(&RecordError{op, pos, err})
+			return
+		}
+		dl := *t.cur
+		dl.Headers = append(append([]Header(nil), t.cur.Headers...),
+			Header{HeaderError, []byte(err.Error())},
+			Header{HeaderOperator, []byte(op)},
+			Header{HeaderTopic, []byte(pos.Stream)},
+			Header{HeaderPartition, strconv.AppendInt(nil, int64(pos.Partition), 10)},
+			Header{HeaderOffset, strconv.AppendInt(nil, pos.Offset, 10)},
+		)
+		t.metrics.DeadLettered.Add(1)
+		t.out.Write(t.g.policy.DeadLetter, &dl)
+	default:
+		t.setErr(&RecordError{op, pos, err})
+	}
+}
+
+func (t *Task) setErr(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}
