@@ -68,9 +68,9 @@ type node struct {
 	// its outputs, in the order of outs.
 	build func(t *Task, outs []any) any
 	// For KeyBy: the two halves when distributed.
-	buildSend func(t *Task) any               // stage s: writes to the repartition output
-	buildRecv func(t *Task, outs []any) any   // stage s+1: reads it back, an entry
-	sinkName  string                          // kindSink: the output name; kindKeyBy: the repartition output
+	buildSend func(t *Task) any             // stage s: writes to the repartition output
+	buildRecv func(t *Task, outs []any) any // stage s+1: reads it back, an entry
+	sinkName  string                        // kindSink: the output name; kindKeyBy: the repartition output
 	stateful  bool
 }
 
