@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"sync"
 )
 
 // Graph is a pipeline's dataflow: sources, operators and sinks, declared
@@ -22,7 +23,16 @@ type Graph struct {
 	policy ErrorPolicy
 	logger *slog.Logger
 	err    error // first declaration error, reported by Validate
+	owner  any
+	mu     sync.Mutex // Validate: the stages of nodes are computed there
 }
+
+// SetOwner attaches v to the graph: the package that builds a graph with
+// its connectors (pipelines) finds itself again from a stream.
+func (g *Graph) SetOwner(v any) { g.owner = v }
+
+// Owner returns what SetOwner attached.
+func (g *Graph) Owner() any { return g.owner }
 
 // NewGraph returns an empty graph. The name identifies the pipeline: it
 // prefixes consumer groups, repartition and state topics.
@@ -168,6 +178,8 @@ func (g *Graph) Stages() ([]Stage, error) {
 // operator name used twice, a merge of streams from different stages, a
 // graph without source or sink.
 func (g *Graph) Validate() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.err != nil {
 		return g.err
 	}

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"fmt"
+	"math"
+	"strconv"
 )
 
 // Opt configures an operator.
@@ -195,6 +198,16 @@ func Merge[K, V any](streams ...Stream[K, V]) Stream[K, V] {
 // go through a repartition topic (named after the graph and the operator)
 // so that each key's records meet in one task; key and value cross it as
 // JSON. KeyByWith takes the serdes.
+//
+// A repartition topic partition interleaves the records of every task
+// writing to it, each in its own event-time order. So that a slow upstream
+// task does not make a fast one's records late, windows after a KeyBy
+// track a watermark per upstream task, as Flink does per channel: each
+// record crosses with its writer's watermark (header runnel.origin), and
+// every writer broadcasts its watermark to all partitions at each
+// checkpoint (Task.Markers), so partitions it writes nothing to still see
+// its progress. The runtime tells the reading tasks how many writers to
+// wait for (Task.ExpectUpstreams).
 func KeyBy[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2, o ...Opt) Stream[K2, V] {
 	return KeyByWith(s, fn, JSON[K2](), JSON[V](), o...)
 }
@@ -212,7 +225,11 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 		})
 	}
 	n.buildSend = func(t *Task) any {
+		ks := &keyBySend{output: n.sinkName, sent: math.MinInt64}
+		ks.wm.init(WindowSpec{})
+		t.keyBys = append(t.keyBys, ks)
 		return collectFunc[K, V](func(r *Record[K, V]) {
+			ks.wm.observe(r.Pos.Input, r.Time)
 			k, err := keys.Encode(fn(*r))
 			if err != nil {
 				t.fail(n.name, fmt.Errorf("encoding key: %w", err))
@@ -223,13 +240,25 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 				t.fail(n.name, fmt.Errorf("encoding value: %w", err))
 				return
 			}
-			t.write(n.sinkName, &Raw{Key: k, Value: v, Time: r.Time, Headers: r.Headers, Pos: r.Pos})
+			hs := make([]Header, 0, len(r.Headers)+1)
+			hs = append(append(hs, r.Headers...), Header{HeaderOrigin, encodeOrigin(t.id, ks.wm.current)})
+			t.write(n.sinkName, &Raw{Key: k, Value: v, Time: r.Time, Headers: hs, Pos: r.Pos})
 		})
 	}
 	n.buildRecv = func(t *Task, outs []any) any {
 		out := collector[K2, V](outs)
 		var scratch Record[K2, V]
+		t.recvs = append(t.recvs, n.sinkName)
 		return func(raw *Raw) {
+			if h := len(raw.Headers); h > 0 && raw.Headers[h-1].Key == HeaderWatermark {
+				if task, wm, ok := decodeOrigin(raw.Headers[h-1].Value); ok {
+					in := Input{Stream: n.sinkName, Partition: task}
+					for _, c := range t.clocked {
+						c.observeInput(in, wm)
+					}
+				}
+				return
+			}
 			k, err := keys.Decode(raw.Key)
 			if err != nil {
 				t.fail(n.name, fmt.Errorf("decoding repartitioned key: %w", err))
@@ -241,8 +270,47 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 				return
 			}
 			scratch = Record[K2, V]{Key: k, Value: v, Time: raw.Time, Headers: raw.Headers, Pos: raw.Pos}
+			if h := len(raw.Headers); h > 0 && raw.Headers[h-1].Key == HeaderOrigin {
+				if task, wm, ok := decodeOrigin(raw.Headers[h-1].Value); ok {
+					t.origin = origin{true, Input{Stream: n.sinkName, Partition: task}, wm}
+				}
+				scratch.Headers = raw.Headers[:h-1]
+			}
 			out.Collect(&scratch)
 		}
 	}
 	return Stream[K2, V]{g: s.g, n: n}
+}
+
+// keyBySend is the writing half of a KeyBy in a task: it tracks the
+// task's watermark over its inputs (the smallest of their largest event
+// times) for the origin headers and markers.
+type keyBySend struct {
+	output string
+	wm     watermarks
+	sent   int64 // the watermark of the last marker
+}
+
+// Headers of records in repartition topics. HeaderOrigin is on every
+// record: the writing task and its watermark then; HeaderWatermark makes a
+// marker record, which carries only that. Both are "task\x00watermark" in
+// decimal.
+const (
+	HeaderOrigin    = "runnel.origin"
+	HeaderWatermark = "runnel.watermark"
+)
+
+func encodeOrigin(task int32, wm int64) []byte {
+	b := strconv.AppendInt(nil, int64(task), 10)
+	return strconv.AppendInt(append(b, 0), wm, 10)
+}
+
+func decodeOrigin(b []byte) (int32, int64, bool) {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return 0, 0, false
+	}
+	task, err1 := strconv.ParseInt(string(b[:i]), 10, 32)
+	wm, err2 := strconv.ParseInt(string(b[i+1:]), 10, 64)
+	return int32(task), wm, err1 == nil && err2 == nil
 }

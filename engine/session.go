@@ -132,7 +132,7 @@ func (w *sessionWindows[K, V, A, R]) enqueue(k K, s *session[A]) {
 }
 
 func (w *sessionWindows[K, V, A, R]) observe(r *Record[K, V]) {
-	w.wm.observe(r.Pos.Input, r.Time)
+	w.observeRecord(r)
 	w.fire()
 }
 
@@ -220,3 +220,11 @@ func (w *sessionWindows[K, V, A, R]) restore(b json.RawMessage) error {
 	}
 	return nil
 }
+
+func (w *sessionWindows[K, V, A, R]) observeInput(in Input, wm int64) {
+	w.pos = Pos{}
+	w.wm.observe(in, wm)
+	w.fire()
+}
+
+func (w *sessionWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }

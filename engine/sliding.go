@@ -92,7 +92,7 @@ func (w *slidingWindows[K, V, A, R]) aggregate(sk *slidingKey[V], end int64) A {
 }
 
 func (w *slidingWindows[K, V, A, R]) observe(r *Record[K, V]) {
-	w.wm.observe(r.Pos.Input, r.Time)
+	w.observeRecord(r)
 	w.fire()
 }
 
@@ -208,3 +208,11 @@ func (w *slidingWindows[K, V, A, R]) restore(b json.RawMessage) error {
 	}
 	return nil
 }
+
+func (w *slidingWindows[K, V, A, R]) observeInput(in Input, wm int64) {
+	w.pos = Pos{}
+	w.wm.observe(in, wm)
+	w.fire()
+}
+
+func (w *slidingWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }

@@ -86,12 +86,24 @@ type Task struct {
 	stage   int // -1: the whole graph, locally
 	id      int32
 	entries map[string]func(*Raw)
+	recvs   []string // repartition topics read
 	out     Output
 	clocked []clocked // windows, in graph order
 	states  []stateEntry
 	cur     *Raw
 	err     error
 	metrics Metrics
+	// origin is the upstream task of the record being processed, after a
+	// repartition, and its watermark.
+	origin origin
+	// keyBys are the stage's repartition writers, for Markers.
+	keyBys []*keyBySend
+}
+
+type origin struct {
+	set bool
+	in  Input
+	wm  int64
 }
 
 // clocked is an operator driven by the watermark.
@@ -102,6 +114,10 @@ type clocked interface {
 	// advance moves the operator's watermark to at least wm.
 	advance(wm int64)
 	watermark() int64
+	// observeInput notes the watermark of one input (an upstream task).
+	observeInput(in Input, wm int64)
+	// expect makes an input hold the watermark back from the start.
+	expect(in Input)
 }
 
 // stater is an operator with state.
@@ -206,8 +222,44 @@ func (t *Task) Process(source string, r *Raw) error {
 	t.metrics.In.Add(1)
 	entry(r)
 	t.cur = nil
+	t.origin.set = false
 	t.publishWatermark()
 	return t.err
+}
+
+// ExpectUpstreams tells the task of a stage after a KeyBy how many tasks
+// write to its repartition topic: its windows hold their watermarks back
+// until each of them has shown progress (or gone idle), so that records of
+// an upstream task that starts late are not late.
+func (t *Task) ExpectUpstreams(n int) {
+	for _, name := range t.recvs {
+		for i := 0; i < n; i++ {
+			for _, c := range t.clocked {
+				c.expect(Input{Stream: name, Partition: int32(i)})
+			}
+		}
+	}
+}
+
+// Marker is a watermark record a task broadcasts to every partition of a
+// repartition topic, so that downstream windows see the task's progress
+// even in partitions it writes no record to.
+type Marker struct {
+	Output string
+	Record *Raw
+}
+
+// Markers returns the task's watermark markers, one per KeyBy of its
+// stage whose watermark moved since the last call.
+func (t *Task) Markers() []Marker {
+	var ms []Marker
+	for _, k := range t.keyBys {
+		if wm := k.wm.current; wm != math.MinInt64 && wm != k.sent {
+			k.sent = wm
+			ms = append(ms, Marker{k.output, &Raw{Time: wm, Headers: []Header{{HeaderWatermark, encodeOrigin(t.id, wm)}}}})
+		}
+	}
+	return ms
 }
 
 // Tick gives the task the wall clock (Unix ms) so that inputs idle for

@@ -91,7 +91,11 @@ func (w WindowSpec) EmitOnUpdate() WindowSpec { w.Emit = EmitUpdate; return w }
 // Validate reports a window spec that cannot work.
 func (w WindowSpec) Validate() error {
 	switch w.Kind {
-	case TumblingWindows, HoppingWindows:
+	case TumblingWindows:
+		if w.Size <= 0 {
+			return fmt.Errorf("window size must be positive, not %dms", w.Size)
+		}
+	case HoppingWindows:
 		if w.Size <= 0 {
 			return fmt.Errorf("window size must be positive, not %dms", w.Size)
 		}
@@ -137,6 +141,9 @@ type Windowed[K comparable, V any] struct {
 func Window[K comparable, V any](s Stream[K, V], spec WindowSpec, o ...Opt) *Windowed[K, V] {
 	if err := spec.Validate(); err != nil {
 		s.g.setErr(fmt.Errorf("engine: window: %w", err))
+	}
+	if spec.Kind == TumblingWindows {
+		spec.Advance = spec.Size
 	}
 	return &Windowed[K, V]{s: s, spec: spec, name: nameOf(o)}
 }
@@ -232,6 +239,16 @@ func (b *windowBase[K, V, A, R]) lateRecord(r *Record[K, V]) {
 
 func (b *windowBase[K, V, A, R]) watermark() int64 { return b.wm.current }
 
+// observeRecord moves the watermark for a record: by its input and event
+// time, or, after a repartition, by the watermark its upstream task had.
+func (b *windowBase[K, V, A, R]) observeRecord(r *Record[K, V]) {
+	if o := &b.t.origin; o.set {
+		b.wm.observe(o.in, o.wm)
+		return
+	}
+	b.wm.observe(r.Pos.Input, r.Time)
+}
+
 // closed reports whether a window ending at end is closed.
 func (b *windowBase[K, V, A, R]) closed(end int64) bool {
 	return b.wm.current != math.MinInt64 && end+b.spec.Grace <= b.wm.current
@@ -250,17 +267,25 @@ type watermarks struct {
 type inputWatermark struct {
 	Input Input `json:"input"`
 	Max   int64 `json:"max"`
-	seen  bool  // a record since the last tick
-	since int64 // wall clock of the last tick that saw a record
-	idle  bool
+	// Expected inputs hold the watermark back before their first record:
+	// the upstream tasks of a repartition topic.
+	Expected bool  `json:"expected,omitempty"`
+	Seen     bool  `json:"seen,omitempty"`  // a record since the last tick
+	Since    int64 `json:"since,omitempty"` // wall clock of the last tick that saw a record
+	Idle     bool  `json:"idle,omitempty"`
 }
 
 func (w *watermarks) init(spec WindowSpec) {
 	w.delay, w.idle, w.current = spec.Delay, spec.Idle, math.MinInt64
 }
 
-// observe notes a record and returns the new watermark.
+// observe notes a record and returns the new watermark. Results of an
+// upstream window fired by a watermark carry no input: they do not move
+// the watermark (the task advances every window in the same call).
 func (w *watermarks) observe(in Input, ts int64) int64 {
+	if in == (Input{}) {
+		return w.current
+	}
 	i := w.last
 	if i >= len(w.inputs) || w.inputs[i].Input != in {
 		i = -1
@@ -277,10 +302,8 @@ func (w *watermarks) observe(in Input, ts int64) int64 {
 		w.last = i
 	}
 	p := &w.inputs[i]
-	p.seen = true
-	if p.idle {
-		p.idle = false
-	}
+	p.Seen = true
+	p.Idle = false
 	if ts <= p.Max {
 		return w.current
 	}
@@ -288,11 +311,29 @@ func (w *watermarks) observe(in Input, ts int64) int64 {
 	return w.recompute()
 }
 
+// expect registers an input that holds the watermark back until it
+// shows progress or goes idle.
+func (w *watermarks) expect(in Input) {
+	for i := range w.inputs {
+		if w.inputs[i].Input == in {
+			w.inputs[i].Expected = true
+			return
+		}
+	}
+	w.inputs = append(w.inputs, inputWatermark{Input: in, Max: math.MinInt64, Expected: true})
+}
+
 func (w *watermarks) recompute() int64 {
 	wm := int64(math.MaxInt64)
 	any := false
 	for i := range w.inputs {
-		if w.inputs[i].idle || w.inputs[i].Max == math.MinInt64 {
+		if w.inputs[i].Idle {
+			continue
+		}
+		if w.inputs[i].Max == math.MinInt64 {
+			if w.inputs[i].Expected {
+				return w.current
+			}
 			continue
 		}
 		any = true
@@ -312,12 +353,12 @@ func (w *watermarks) tick(now int64) int64 {
 	}
 	for i := range w.inputs {
 		p := &w.inputs[i]
-		if p.seen || p.since == 0 {
-			p.seen, p.since = false, now
+		if p.Seen || p.Since == 0 {
+			p.Seen, p.Since = false, now
 			continue
 		}
-		if now-p.since >= w.idle {
-			p.idle = true
+		if now-p.Since >= w.idle {
+			p.Idle = true
 		}
 	}
 	return w.recompute()
@@ -380,7 +421,7 @@ func (w *alignedWindows[K, V, A, R]) Collect(r *Record[K, V]) {
 	if !placed {
 		w.lateRecord(r)
 	}
-	w.wm.observe(r.Pos.Input, ts)
+	w.observeRecord(r)
 	if len(w.open) > 0 && w.closed(w.open[0].end) {
 		w.fire()
 	}
@@ -486,3 +527,11 @@ func (w *alignedWindows[K, V, A, R]) restore(b json.RawMessage) error {
 	}
 	return nil
 }
+
+func (w *alignedWindows[K, V, A, R]) observeInput(in Input, wm int64) {
+	w.pos = Pos{}
+	w.wm.observe(in, wm)
+	w.fire()
+}
+
+func (w *alignedWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }
