@@ -1,0 +1,120 @@
+package file
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// tmpSuffix names the temporary file OffsetsFile is written to before it
+// is renamed over it.
+const tmpSuffix = ".tmp"
+
+// offsetsVersion is the version of the OffsetsFile format.
+const offsetsVersion = 1
+
+// offsetsJSON is the content of OffsetsFile.
+type offsetsJSON struct {
+	Version   int           `json:"version"`
+	Positions []offsetEntry `json:"positions"`
+}
+
+type offsetEntry struct {
+	Stream    string `json:"stream"`
+	Partition int32  `json:"partition"`
+	Next      int64  `json:"next"`
+}
+
+// readOffsets reads an offsets file; one that does not exist holds no
+// positions.
+func readOffsets(path string) (engine.Positions, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return engine.Positions{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
+	}
+	var o offsetsJSON
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, fmt.Errorf("file source: %s: %s: %w", fieldOffsetsFile, path, err)
+	}
+	if o.Version != offsetsVersion {
+		return nil, fmt.Errorf("file source: %s: %s: unknown version %d", fieldOffsetsFile, path, o.Version)
+	}
+	p := make(engine.Positions, len(o.Positions))
+	for _, e := range o.Positions {
+		p[engine.Input{Stream: e.Stream, Partition: e.Partition}] = e.Next
+	}
+	return p, nil
+}
+
+// writeOffsets replaces the offsets file at path with p, so that a crash
+// leaves either the old or the new content: write path+".tmp", fsync it,
+// rename it over path, fsync the directory.
+func writeOffsets(path string, p engine.Positions) error {
+	o := offsetsJSON{Version: offsetsVersion, Positions: make([]offsetEntry, 0, len(p))}
+	for in, next := range p {
+		o.Positions = append(o.Positions, offsetEntry{Stream: in.Stream, Partition: in.Partition, Next: next})
+	}
+	slices.SortFunc(o.Positions, func(a, b offsetEntry) int {
+		if c := strings.Compare(a.Stream, b.Stream); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Partition, b.Partition)
+	})
+	b, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
+	}
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + tmpSuffix
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// syncDir fsyncs a directory, making the renames in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
