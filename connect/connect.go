@@ -166,3 +166,10 @@ type Sink interface {
 type Roller interface {
 	WantsCommit() bool
 }
+
+// Broadcaster is implemented by a sink that can write one record to every
+// partition of its output (the topic sink): the runtime broadcasts the
+// watermark markers of a KeyBy's writers through it.
+type Broadcaster interface {
+	Broadcast(ctx context.Context, task TaskID, rec *Record) error
+}

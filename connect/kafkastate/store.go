@@ -1,0 +1,245 @@
+// Package kafkastate stores task snapshots in a compacted Kafka topic, so
+// that a task's state follows it to whichever process the consumer group
+// hands it: the built-in broker or any Kafka cluster keeps it.
+//
+// Each task has two slots, the parity of its checkpoint number, so the
+// topic always holds the last two snapshots of each task (see the package
+// doc of connect for why two). A snapshot larger than a record can hold is
+// cut into chunks. Record keys and values:
+//
+//	key:   <stage>/<task>/<slot>/<chunk>           e.g. "clicks/0/3/1/0"
+//	value: +---------+--------+-----------+----------------+-------+
+//	       | version | seq    | chunks    | positions len  | ...   |
+//	       | 1 byte  | varint | uvarint   | uvarint        |       |
+//	       +---------+--------+-----------+----------------+-------+
+//	       ... positions (JSON, in chunk 0 only) | state bytes of this chunk
+//
+// A snapshot is whole when all its chunks carry the same seq; a torn one
+// (a crash between chunks) is ignored and the other slot is used.
+package kafkastate
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/engine"
+)
+
+// ChunkSize is the most state bytes one record carries (Kafka's default
+// message.max.bytes is 1 MiB).
+const ChunkSize = 512 << 10
+
+// Store is a StateStore over one compacted topic of one partition.
+type Store struct {
+	topic string
+	opts  []kgo.Opt
+	cl    *kgo.Client
+}
+
+// New connects to brokers and creates the topic when it is missing
+// (compacted, one partition).
+func New(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (*Store, error) {
+	opts = append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)
+	cl, err := kgo.NewClient(append(opts, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(ChunkSize+64<<10))...)
+	if err != nil {
+		return nil, fmt.Errorf("kafkastate: %w", err)
+	}
+	adm := kadm.NewClient(cl)
+	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": ptr("compact")}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		cl.Close()
+		return nil, fmt.Errorf("kafkastate: creating the state topic %s: %w", topic, err)
+	}
+	return &Store{topic: topic, opts: opts, cl: cl}, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Close closes the store's client.
+func (s *Store) Close() { s.cl.Close() }
+
+func key(stage string, task connect.TaskID, slot int64, chunk int) string {
+	return fmt.Sprintf("%s/%d/%d/%d", stage, task, slot, chunk)
+}
+
+// Save implements connect.StateStore.
+func (s *Store) Save(ctx context.Context, stage string, snaps map[connect.TaskID]connect.Snapshot) error {
+	var recs []*kgo.Record
+	for id, sn := range snaps {
+		pos, err := encodePositions(sn.Positions)
+		if err != nil {
+			return err
+		}
+		n := max(1, (len(sn.State)+ChunkSize-1)/ChunkSize)
+		for i := 0; i < n; i++ {
+			var v []byte
+			v = append(v, 1)
+			v = binary.AppendVarint(v, sn.Seq)
+			v = binary.AppendUvarint(v, uint64(n))
+			if i == 0 {
+				v = binary.AppendUvarint(v, uint64(len(pos)))
+				v = append(v, pos...)
+			} else {
+				v = binary.AppendUvarint(v, 0)
+			}
+			v = append(v, sn.State[i*ChunkSize:min(len(sn.State), (i+1)*ChunkSize)]...)
+			recs = append(recs, &kgo.Record{Topic: s.topic, Partition: 0, Key: []byte(key(stage, id, sn.Seq%2, i)), Value: v})
+		}
+	}
+	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("kafkastate: writing to %s: %w", s.topic, err)
+	}
+	return nil
+}
+
+// positionsJSON is how positions are written: a list, as JSON objects
+// cannot have struct keys.
+type positionsJSON struct {
+	Stream    string `json:"s"`
+	Partition int32  `json:"p"`
+	Offset    int64  `json:"o"`
+}
+
+func encodePositions(p engine.Positions) ([]byte, error) {
+	l := make([]positionsJSON, 0, len(p))
+	for in, off := range p {
+		l = append(l, positionsJSON{in.Stream, in.Partition, off})
+	}
+	return json.Marshal(l)
+}
+
+func decodePositions(b []byte) (engine.Positions, error) {
+	var l []positionsJSON
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, err
+	}
+	p := make(engine.Positions, len(l))
+	for _, e := range l {
+		p[engine.Input{Stream: e.Stream, Partition: e.Partition}] = e.Offset
+	}
+	return p, nil
+}
+
+type chunk struct {
+	seq   int64
+	n     int
+	pos   []byte
+	state []byte
+}
+
+func parse(v []byte) (chunk, error) {
+	var c chunk
+	if len(v) < 1 || v[0] != 1 {
+		return c, errors.New("unknown snapshot version")
+	}
+	r := bytes.NewReader(v[1:])
+	seq, err := binary.ReadVarint(r)
+	if err != nil {
+		return c, err
+	}
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n == 0 || n > 1<<20 {
+		return c, fmt.Errorf("bad chunk count")
+	}
+	pl, err := binary.ReadUvarint(r)
+	if err != nil || pl > uint64(r.Len()) {
+		return c, fmt.Errorf("bad positions length")
+	}
+	rest := v[len(v)-r.Len():]
+	return chunk{seq: seq, n: int(n), pos: rest[:pl], state: rest[pl:]}, nil
+}
+
+// Load implements connect.StateStore: it reads the topic to its end.
+func (s *Store) Load(ctx context.Context, stage string, tasks []connect.TaskID) (map[connect.TaskID][]connect.Snapshot, error) {
+	adm := kadm.NewClient(s.cl)
+	ends, err := adm.ListEndOffsets(ctx, s.topic)
+	if err != nil {
+		return nil, fmt.Errorf("kafkastate: %w", err)
+	}
+	end, ok := ends.Lookup(s.topic, 0)
+	if !ok || end.Err != nil {
+		return nil, fmt.Errorf("kafkastate: the end of %s: %v", s.topic, end.Err)
+	}
+	latest := map[string][]byte{}
+	if end.Offset > 0 {
+		cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), s.opts...),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: {0: kgo.NewOffset().AtStart()}}))...)
+		if err != nil {
+			return nil, fmt.Errorf("kafkastate: %w", err)
+		}
+		defer cl.Close()
+		prefix := stage + "/"
+	read:
+		for {
+			fs := cl.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			for _, fe := range fs.Errors() {
+				return nil, fmt.Errorf("kafkastate: reading %s: %w", s.topic, fe.Err)
+			}
+			done := false
+			fs.EachRecord(func(r *kgo.Record) {
+				if k := string(r.Key); strings.HasPrefix(k, prefix) {
+					latest[k] = r.Value
+				}
+				if r.Offset >= end.Offset-1 {
+					done = true
+				}
+			})
+			if done {
+				break read
+			}
+		}
+	}
+	out := map[connect.TaskID][]connect.Snapshot{}
+	for _, t := range tasks {
+		for slot := int64(0); slot < 2; slot++ {
+			first, ok := latest[key(stage, t, slot, 0)]
+			if !ok {
+				continue
+			}
+			c0, err := parse(first)
+			if err != nil {
+				return nil, fmt.Errorf("kafkastate: %s: %w", key(stage, t, slot, 0), err)
+			}
+			state := append([]byte(nil), c0.state...)
+			whole := true
+			for i := 1; i < c0.n; i++ {
+				v, ok := latest[key(stage, t, slot, i)]
+				if !ok {
+					whole = false
+					break
+				}
+				ci, err := parse(v)
+				if err != nil || ci.seq != c0.seq {
+					whole = false
+					break
+				}
+				state = append(state, ci.state...)
+			}
+			if !whole {
+				continue
+			}
+			pos, err := decodePositions(c0.pos)
+			if err != nil {
+				return nil, fmt.Errorf("kafkastate: %s: %w", key(stage, t, slot, 0), err)
+			}
+			out[t] = append(out[t], connect.Snapshot{Seq: c0.seq, Positions: pos, State: state})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,564 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// Snapshot is a task's state as of Positions, the Seq-th checkpoint of the
+// task.
+type Snapshot struct {
+	Seq       int64
+	Positions engine.Positions
+	State     []byte
+}
+
+// StateStore keeps task snapshots where any process can read them: the
+// last two per task.
+type StateStore interface {
+	// Load returns the snapshots stored for the tasks of the stage.
+	Load(ctx context.Context, stage string, tasks []TaskID) (map[TaskID][]Snapshot, error)
+	// Save stores snapshots; they are durable when it returns.
+	Save(ctx context.Context, stage string, snaps map[TaskID]Snapshot) error
+}
+
+// StageConfig binds a stage of a graph to connectors.
+type StageConfig struct {
+	Graph *engine.Graph
+	Stage int
+	// Source reads the stage's input.
+	Source Source
+	// Sinks by output name; every output of the stage must be bound.
+	Sinks map[string]Sink
+	// Primary names the sink whose positions are the truth. Empty: the
+	// only exactly-once sink, or the stage's first output.
+	Primary string
+	// State stores snapshots; required when the stage is stateful.
+	State StateStore
+	// CheckpointInterval is how often work is committed (default 1s).
+	CheckpointInterval time.Duration
+	// Upstreams is, for a stage reading a repartition topic, the number of
+	// tasks writing to it (the partitions of the first stage's input):
+	// windows wait for each of them before moving their watermark.
+	Upstreams int
+	Logger    *slog.Logger
+}
+
+// Stats is a stage's progress, summed over its tasks.
+type Stats struct {
+	Tasks        int
+	In, Out      int64
+	Late         int64
+	Skipped      int64
+	DeadLettered int64
+	// Watermark is the lowest watermark of the tasks' windows (Unix ms);
+	// math.MinInt64 when none has one.
+	Watermark   int64
+	Lag         int64 // -1 when unknown
+	Checkpoints int64
+}
+
+// Runner runs one stage of a graph: it feeds the records of its source to
+// one engine task per source task, hands their outputs to the sinks, and
+// checkpoints (see the package doc).
+type Runner struct {
+	cfg     StageConfig
+	info    engine.Stage
+	key     string // the stage in the state store
+	primary Sink
+	log     *slog.Logger
+
+	mu          sync.Mutex // tasks: changed from the source's callbacks, inside Poll
+	tasks       map[TaskID]*task
+	cur         *task // the task whose records are being processed
+	fatal       error // from a callback
+	checkpoints int64
+	// counters of tasks that are gone, so that Stats never goes back
+	gone Stats
+}
+
+type task struct {
+	id        TaskID
+	t         *engine.Task
+	pos       engine.Positions // processed
+	committed engine.Positions
+	snap      []byte // state as of committed, for a rollback
+	seq       int64  // of the last saved snapshot that was committed
+	dirty     bool
+	bufs      map[string][]*Record
+}
+
+// NewRunner checks cfg and returns a runner for it.
+func NewRunner(cfg StageConfig) (*Runner, error) {
+	stages, err := cfg.Graph.Stages()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Stage < 0 || cfg.Stage >= len(stages) {
+		return nil, fmt.Errorf("connect: graph %s has no stage %d", cfg.Graph.Name(), cfg.Stage)
+	}
+	info := stages[cfg.Stage]
+	if cfg.Source == nil {
+		return nil, fmt.Errorf("connect: stage %d of %s: no source bound to %q", cfg.Stage, cfg.Graph.Name(), info.Source)
+	}
+	for _, out := range info.Sinks {
+		if cfg.Sinks[out] == nil {
+			return nil, fmt.Errorf("connect: stage %d of %s: no sink bound to the output %q", cfg.Stage, cfg.Graph.Name(), out)
+		}
+	}
+	if cfg.Primary == "" {
+		for _, out := range info.Sinks {
+			if cfg.Sinks[out].Delivery() == ExactlyOnce && out != cfg.Graph.ErrorPolicy().DeadLetter {
+				if cfg.Primary != "" {
+					return nil, fmt.Errorf("connect: stage %d of %s writes to two exactly-once sinks (%s, %s): name the primary one; the other delivers at least once", cfg.Stage, cfg.Graph.Name(), cfg.Primary, out)
+				}
+				cfg.Primary = out
+			}
+		}
+		if cfg.Primary == "" {
+			cfg.Primary = info.Sinks[0]
+		}
+	}
+	primary := cfg.Sinks[cfg.Primary]
+	if primary == nil {
+		return nil, fmt.Errorf("connect: the primary sink %q is not an output of stage %d of %s", cfg.Primary, cfg.Stage, cfg.Graph.Name())
+	}
+	if info.Stateful && cfg.State == nil {
+		return nil, fmt.Errorf("connect: stage %d of %s has windows and needs a state store", cfg.Stage, cfg.Graph.Name())
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	r := &Runner{
+		cfg: cfg, info: info, primary: primary, tasks: map[TaskID]*task{},
+		key: fmt.Sprintf("%s/%d", cfg.Graph.Name(), cfg.Stage),
+		log: cfg.Logger.With("pipeline", cfg.Graph.Name(), "stage", cfg.Stage),
+	}
+	r.gone.Watermark = math.MinInt64
+	return r, nil
+}
+
+// Run runs the stage until ctx ends (then it commits and returns nil), the
+// source reports the end of its input (likewise), or an error stops it.
+func (r *Runner) Run(ctx context.Context) (err error) {
+	src := r.cfg.Source
+	if err := src.Open(ctx, r); err != nil {
+		return fmt.Errorf("connect: opening the source of %s: %w", r.key, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if cerr := src.Close(cctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	last := time.Now()
+	for {
+		pctx, cancel := context.WithDeadline(ctx, last.Add(r.cfg.CheckpointInterval))
+		batches, perr := src.Poll(pctx)
+		cancel()
+		if err := r.takeFatal(); err != nil && ctx.Err() == nil {
+			return err
+		}
+		switch {
+		case perr == nil:
+		case ctx.Err() != nil || errors.Is(perr, ErrEndOfInput):
+			// Stop: commit what was processed, with a context of its own.
+			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return r.checkpoint(cctx)
+		case errors.Is(perr, context.DeadlineExceeded):
+		default:
+			return fmt.Errorf("connect: %s: source: %w", r.key, perr)
+		}
+		if err := r.process(ctx, batches); err != nil {
+			return err
+		}
+		now := time.Now()
+		if err := r.tick(ctx, now); err != nil {
+			return err
+		}
+		if now.Sub(last) >= r.cfg.CheckpointInterval || r.wantsCommit() {
+			if err := r.checkpoint(ctx); err != nil {
+				if ctx.Err() != nil {
+					continue // stopping: the final checkpoint retries
+				}
+				return err
+			}
+			last = now
+		}
+	}
+}
+
+func (r *Runner) takeFatal() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fatal
+}
+
+func (r *Runner) process(ctx context.Context, batches []Batch) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range batches {
+		t := r.tasks[b.Task]
+		if t == nil {
+			continue // revoked while the batch was on its way
+		}
+		r.cur = t
+		for _, rec := range b.Records {
+			if err := t.t.Process(r.info.Source, rec); err != nil {
+				return fmt.Errorf("connect: %s task %d: %w", r.key, t.id, err)
+			}
+			t.pos[rec.Pos.Input] = rec.Pos.Next
+			t.dirty = true
+		}
+		r.cur = nil
+		if err := r.flush(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flush hands a task's buffered outputs to the sinks.
+func (r *Runner) flush(ctx context.Context, t *task) error {
+	for out, recs := range t.bufs {
+		if len(recs) == 0 {
+			continue
+		}
+		if err := r.cfg.Sinks[out].Write(ctx, t.id, recs); err != nil {
+			return fmt.Errorf("connect: %s task %d: writing to %s: %w", r.key, t.id, out, err)
+		}
+		clear(recs)
+		t.bufs[out] = recs[:0]
+	}
+	return nil
+}
+
+func (r *Runner) tick(ctx context.Context, now time.Time) error {
+	if !r.info.Stateful {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tasks {
+		r.cur = t
+		err := t.t.Tick(now.UnixMilli())
+		r.cur = nil
+		if err != nil {
+			return fmt.Errorf("connect: %s task %d: %w", r.key, t.id, err)
+		}
+		if err := r.flush(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) wantsCommit() bool {
+	for _, s := range r.cfg.Sinks {
+		if rl, ok := s.(Roller); ok && rl.WantsCommit() {
+			return true
+		}
+	}
+	return false
+}
+
+// checkpoint commits the work of every task that has some.
+func (r *Runner) checkpoint(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.checkpointLocked(ctx)
+}
+
+func (r *Runner) checkpointLocked(ctx context.Context) error {
+	cp := Checkpoint{}
+	for id, t := range r.tasks {
+		if t.dirty {
+			cp[id] = t.pos.Clone()
+		}
+	}
+	if len(cp) == 0 {
+		return nil
+	}
+	for id := range cp {
+		t := r.tasks[id]
+		for _, m := range t.t.Markers() {
+			if b, ok := r.cfg.Sinks[m.Output].(Broadcaster); ok {
+				if err := b.Broadcast(ctx, id, m.Record); err != nil {
+					return fmt.Errorf("connect: %s task %d: broadcasting a watermark to %s: %w", r.key, id, m.Output, err)
+				}
+			}
+		}
+	}
+	for name, s := range r.cfg.Sinks {
+		if name == r.cfg.Primary {
+			continue
+		}
+		if err := s.Commit(ctx, cp); err != nil {
+			return fmt.Errorf("connect: %s: committing %s: %w", r.key, name, err)
+		}
+	}
+	var snaps map[TaskID]Snapshot
+	if r.info.Stateful {
+		snaps = make(map[TaskID]Snapshot, len(cp))
+		for id := range cp {
+			t := r.tasks[id]
+			b, err := t.t.Snapshot()
+			if err != nil {
+				return fmt.Errorf("connect: %s task %d: %w", r.key, id, err)
+			}
+			snaps[id] = Snapshot{Seq: t.seq + 1, Positions: cp[id], State: b}
+		}
+	}
+	if r.primary.Delivery() == ExactlyOnce {
+		if snaps != nil {
+			if err := r.cfg.State.Save(ctx, r.key, snaps); err != nil {
+				return fmt.Errorf("connect: %s: saving state: %w", r.key, err)
+			}
+		}
+		if err := r.primary.Commit(ctx, cp); err != nil {
+			if errors.Is(err, ErrAborted) {
+				r.log.Info("commit aborted; processing again from the last checkpoint", "err", err)
+				return r.rollbackLocked()
+			}
+			return fmt.Errorf("connect: %s: committing %s: %w", r.key, r.cfg.Primary, err)
+		}
+		// The positions are in the sink; the group offsets only show lag.
+		if err := r.cfg.Source.Commit(ctx, cp); err != nil {
+			r.log.Warn("committing positions to the source for monitoring", "err", err)
+		}
+	} else {
+		if err := r.primary.Commit(ctx, cp); err != nil {
+			return fmt.Errorf("connect: %s: committing %s: %w", r.key, r.cfg.Primary, err)
+		}
+		if snaps != nil {
+			if err := r.cfg.State.Save(ctx, r.key, snaps); err != nil {
+				return fmt.Errorf("connect: %s: saving state: %w", r.key, err)
+			}
+		}
+		if err := r.cfg.Source.Commit(ctx, cp); err != nil {
+			return fmt.Errorf("connect: %s: committing positions: %w", r.key, err)
+		}
+	}
+	for id, pos := range cp {
+		t := r.tasks[id]
+		t.committed, t.dirty = pos, false
+		if snaps != nil {
+			t.snap, t.seq = snaps[id].State, snaps[id].Seq
+		}
+	}
+	r.checkpoints++
+	return nil
+}
+
+// rollbackLocked puts every task back to its last committed state, after
+// the source rewound to the committed positions.
+func (r *Runner) rollbackLocked() error {
+	for id, t := range r.tasks {
+		nt, err := r.newTask(id)
+		if err != nil {
+			return err
+		}
+		if t.snap != nil {
+			if err := nt.t.Restore(t.snap); err != nil {
+				return fmt.Errorf("connect: %s task %d: %w", r.key, id, err)
+			}
+		}
+		nt.committed, nt.pos, nt.snap, nt.seq = t.committed, t.committed.Clone(), t.snap, t.seq
+		r.retire(t)
+		r.tasks[id] = nt
+	}
+	return nil
+}
+
+func (r *Runner) newTask(id TaskID) (*task, error) {
+	t := &task{id: id, pos: engine.Positions{}, bufs: map[string][]*Record{}}
+	et, err := r.cfg.Graph.NewTask(r.cfg.Stage, id, engine.OutputFunc(func(out string, rec *engine.Raw) {
+		t.bufs[out] = append(t.bufs[out], rec)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	if r.info.Repartition && r.cfg.Upstreams > 0 {
+		et.ExpectUpstreams(r.cfg.Upstreams)
+	}
+	t.t = et
+	return t, nil
+}
+
+// retire adds the counters of a task that goes away to r.gone.
+func (r *Runner) retire(t *task) {
+	m := t.t.Metrics()
+	r.gone.In += m.In.Load()
+	r.gone.Out += m.Out.Load()
+	r.gone.Late += m.Late.Load()
+	r.gone.Skipped += m.Skipped.Load()
+	r.gone.DeadLettered += m.DeadLettered.Load()
+}
+
+// Assigned implements Assignments: it opens the tasks in every sink and
+// restores their state as of the positions the primary sink reports.
+func (r *Runner) Assigned(ctx context.Context, ids []TaskID) (map[TaskID]engine.Positions, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, err := r.assignLocked(ctx, ids)
+	if err != nil && r.fatal == nil {
+		r.fatal = err
+	}
+	return res, err
+}
+
+func (r *Runner) assignLocked(ctx context.Context, ids []TaskID) (map[TaskID]engine.Positions, error) {
+	var stored map[TaskID][]Snapshot
+	if r.info.Stateful {
+		var err error
+		if stored, err = r.cfg.State.Load(ctx, r.key, ids); err != nil {
+			return nil, fmt.Errorf("connect: %s: loading state: %w", r.key, err)
+		}
+	}
+	res := make(map[TaskID]engine.Positions, len(ids))
+	for _, id := range ids {
+		var pos engine.Positions
+		for name, s := range r.cfg.Sinks {
+			p, err := s.OpenTask(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("connect: %s task %d: opening %s: %w", r.key, id, name, err)
+			}
+			if name == r.cfg.Primary {
+				pos = p
+			}
+		}
+		t, err := r.newTask(id)
+		if err != nil {
+			return nil, err
+		}
+		if r.info.Stateful {
+			snap, err := r.pick(id, pos, stored[id])
+			if err != nil {
+				return nil, err
+			}
+			if snap != nil {
+				if err := t.t.Restore(snap.State); err != nil {
+					return nil, fmt.Errorf("connect: %s task %d: %w", r.key, id, err)
+				}
+				t.snap, t.seq = snap.State, snap.Seq
+				pos = snap.Positions
+			}
+		}
+		if pos != nil {
+			t.committed, t.pos = pos, pos.Clone()
+			res[id] = pos
+		}
+		if old := r.tasks[id]; old != nil {
+			r.retire(old)
+		}
+		r.tasks[id] = t
+		r.log.Debug("task assigned", "task", id, "positions", fmt.Sprint(pos))
+	}
+	return res, nil
+}
+
+// pick chooses the snapshot a task restores: the one taken at the
+// positions an exactly-once sink reports, or the newest for an
+// at-least-once sink (whose output is committed before the snapshot).
+func (r *Runner) pick(id TaskID, pos engine.Positions, snaps []Snapshot) (*Snapshot, error) {
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].Seq > snaps[j].Seq })
+	if r.primary.Delivery() != ExactlyOnce {
+		if len(snaps) == 0 {
+			return nil, nil
+		}
+		return &snaps[0], nil
+	}
+	if pos == nil {
+		if len(snaps) > 0 {
+			r.log.Warn("the sink has no committed output for the task: its stored state is ignored", "task", id)
+		}
+		return nil, nil
+	}
+	for i := range snaps {
+		if snaps[i].Positions.Equal(pos) {
+			return &snaps[i], nil
+		}
+	}
+	return nil, fmt.Errorf("connect: %s task %d: the sink %s committed positions %v but no stored state matches them (the state topic lost it); refusing to go on with wrong state", r.key, id, r.cfg.Primary, pos)
+}
+
+// Revoked implements Assignments: it commits, then drops the tasks.
+func (r *Runner) Revoked(ctx context.Context, ids []TaskID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.checkpointLocked(ctx); err != nil {
+		r.log.Warn("committing before a rebalance; the next owner processes the records again", "err", err)
+	}
+	r.dropLocked(ctx, ids)
+}
+
+// Lost implements Assignments: it drops the tasks without committing.
+func (r *Runner) Lost(ctx context.Context, ids []TaskID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropLocked(ctx, ids)
+}
+
+func (r *Runner) dropLocked(ctx context.Context, ids []TaskID) {
+	for _, id := range ids {
+		t := r.tasks[id]
+		if t == nil {
+			continue
+		}
+		for name, s := range r.cfg.Sinks {
+			if err := s.CloseTask(ctx, id); err != nil {
+				r.log.Warn("closing a task", "task", id, "sink", name, "err", err)
+			}
+		}
+		r.retire(t)
+		delete(r.tasks, id)
+	}
+}
+
+// Stats returns the stage's progress; safe to call from any goroutine.
+func (r *Runner) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.gone
+	s.Tasks = len(r.tasks)
+	s.Checkpoints = r.checkpoints
+	wm := int64(math.MaxInt64)
+	for _, t := range r.tasks {
+		m := t.t.Metrics()
+		s.In += m.In.Load()
+		s.Out += m.Out.Load()
+		s.Late += m.Late.Load()
+		s.Skipped += m.Skipped.Load()
+		s.DeadLettered += m.DeadLettered.Load()
+		wm = min(wm, m.Watermark.Load())
+	}
+	if len(r.tasks) == 0 || wm == math.MaxInt64 {
+		wm = math.MinInt64
+	}
+	s.Watermark = wm
+	s.Lag = -1
+	if lag := r.cfg.Source.Lag(); lag != nil {
+		s.Lag = 0
+		for _, l := range lag {
+			if l < 0 {
+				s.Lag = -1
+				break
+			}
+			s.Lag += l
+		}
+	}
+	return s
+}
