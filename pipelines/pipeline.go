@@ -1,0 +1,350 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/connect/kafkastate"
+	"github.com/runnel-io/runnel/engine"
+	topicsink "github.com/runnel-io/runnel/sinks/topic"
+	topicsrc "github.com/runnel-io/runnel/sources/topic"
+)
+
+// Options configure where a pipeline runs.
+type Options struct {
+	// Brokers of the Kafka cluster the pipeline's topics live in. Empty:
+	// the built-in broker runs in-process on DataDir.
+	Brokers []string
+	// DataDir of the embedded broker (default "data").
+	DataDir string
+	// CheckpointInterval is how often work is committed (default 1s).
+	CheckpointInterval time.Duration
+	// InstanceID names this process among the processes running the
+	// pipeline, stable across its restarts (it makes the transactional
+	// ids). Default: hostname-pid.
+	InstanceID string
+	// SessionTimeout of the consumer groups (default 10s): how long the
+	// partitions of a crashed process wait before moving.
+	SessionTimeout time.Duration
+	// Once stops the pipeline when its sources have nothing more to read
+	// (bounded file sources), committing first.
+	Once bool
+	// ClientOptions are added to every franz-go client (TLS, SASL...).
+	ClientOptions []kgo.Opt
+	Logger        *slog.Logger
+}
+
+// Pipeline is a graph with its connectors.
+type Pipeline struct {
+	g       *engine.Graph
+	opts    Options
+	sources map[string]sourceBinding
+	sinks   map[string]sinkBinding
+
+	mu      sync.Mutex
+	runners []*connect.Runner
+}
+
+// sourceBinding makes a stage's source.
+type sourceBinding func(rt *runtime, stage int) (connect.Source, error)
+
+// sinkBinding makes a sink for a stage, given the stage's source.
+type sinkBinding func(rt *runtime, stage int, src connect.Source, primary bool) (connect.Sink, error)
+
+// New returns an empty pipeline; declare its graph with the From* and To*
+// functions of this package and the operators of package engine.
+func New(name string, o Options) *Pipeline {
+	if o.DataDir == "" {
+		o.DataDir = "data"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.InstanceID == "" {
+		host, _ := os.Hostname()
+		o.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = 10 * time.Second
+	}
+	g := engine.NewGraph(name)
+	g.SetLogger(o.Logger)
+	p := &Pipeline{g: g, opts: o, sources: map[string]sourceBinding{}, sinks: map[string]sinkBinding{}}
+	g.SetOwner(p)
+	return p
+}
+
+// Graph returns the pipeline's graph.
+func (p *Pipeline) Graph() *engine.Graph { return p.g }
+
+// FromTopic reads a topic. Run it in more processes with the same
+// pipeline name to share the partitions.
+func FromTopic[K, V any](p *Pipeline, topic string, keys engine.Serde[K], values engine.Serde[V]) engine.Stream[K, V] {
+	name := "topic:" + topic
+	p.sources[name] = func(rt *runtime, stage int) (connect.Source, error) {
+		return rt.topicSource(stage, []string{topic})
+	}
+	return engine.From(p.g, name, keys, values)
+}
+
+// ToTopic writes to a topic: exactly once, in Kafka transactions, when the
+// stage reads a topic of the same cluster; at least once otherwise.
+func ToTopic[K, V any](s engine.Stream[K, V], topic string, keys engine.Serde[K], values engine.Serde[V]) {
+	p := pipelineOf(s.Graph())
+	name := "topic:" + topic
+	p.sinks[name] = func(rt *runtime, stage int, src connect.Source, primary bool) (connect.Sink, error) {
+		return rt.topicSink(stage, topic, src, primary)
+	}
+	engine.To(s, name, keys, values)
+}
+
+// DeadLetterTo sends the records that fail to the topic, with the error
+// and source position in headers, at least once.
+func (p *Pipeline) DeadLetterTo(topic string) {
+	name := "dead-letter:" + topic
+	p.g.SetErrorPolicy(engine.ErrorPolicy{Mode: engine.DeadLetter, DeadLetter: name})
+	p.sinks[name] = func(rt *runtime, stage int, src connect.Source, _ bool) (connect.Sink, error) {
+		return rt.topicSink(stage, topic, nil, false)
+	}
+}
+
+// SkipErrors drops the records that fail, with a log line each.
+func (p *Pipeline) SkipErrors() { p.g.SetErrorPolicy(engine.ErrorPolicy{Mode: engine.Skip}) }
+
+// pipelineOf finds the Pipeline of a graph, for the To* functions that
+// only get a stream.
+func pipelineOf(g *engine.Graph) *Pipeline {
+	p, ok := g.Owner().(*Pipeline)
+	if !ok {
+		panic("pipelines: the stream does not belong to a pipeline made by pipelines.New")
+	}
+	return p
+}
+
+// Stats returns the progress of each running stage.
+func (p *Pipeline) Stats() []connect.Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]connect.Stats, len(p.runners))
+	for i, r := range p.runners {
+		out[i] = r.Stats()
+	}
+	return out
+}
+
+// runtime is what Run sets up: the cluster and the per-stage wiring.
+type runtime struct {
+	ctx     context.Context
+	opts    Options
+	name    string
+	brokers []string
+	groups  []string // per stage
+	adm     *kadm.Client
+	// partitions of the topics created for the pipeline: those of the
+	// first stage's input.
+	partitions int32
+}
+
+// ensureTopic creates a topic the pipeline writes to when it is missing,
+// with as many partitions as the pipeline's input.
+func (rt *runtime) ensureTopic(topic string) error {
+	resp, err := rt.adm.CreateTopic(rt.ctx, rt.partitions, -1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("pipelines: creating the topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+func (rt *runtime) topicSource(stage int, topics []string) (*topicsrc.Source, error) {
+	return topicsrc.New(topicsrc.Config{
+		Brokers: rt.brokers, Topics: topics, Group: rt.groups[stage],
+		SessionTimeout: rt.opts.SessionTimeout, ClientOptions: rt.opts.ClientOptions, Logger: rt.opts.Logger,
+	})
+}
+
+func (rt *runtime) topicSink(stage int, topic string, src connect.Source, primary bool) (connect.Sink, error) {
+	if err := rt.ensureTopic(topic); err != nil {
+		return nil, err
+	}
+	cfg := topicsink.Config{Brokers: rt.brokers, Topic: topic, ClientOptions: rt.opts.ClientOptions}
+	if ts, ok := src.(*topicsrc.Source); ok && primary {
+		cfg.TransactionalID = fmt.Sprintf("%s-%s", rt.groups[stage], rt.opts.InstanceID)
+		return topicsink.NewTransactional(ts, cfg)
+	}
+	return topicsink.New(cfg)
+}
+
+// Run runs the pipeline until ctx ends (it then commits and returns nil),
+// its bounded sources are read to the end with Options.Once, or an error
+// stops it.
+func (p *Pipeline) Run(ctx context.Context) error {
+	err := p.run(ctx)
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil // stopped while starting
+	}
+	return err
+}
+
+func (p *Pipeline) run(ctx context.Context) error {
+	stages, err := p.g.Stages()
+	if err != nil {
+		return err
+	}
+	rt := &runtime{opts: p.opts, name: p.g.Name(), brokers: p.opts.Brokers}
+	if len(rt.brokers) == 0 {
+		b, err := broker.New(broker.DataDir(p.opts.DataDir), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
+		if err != nil {
+			return fmt.Errorf("pipelines: starting the embedded broker: %w", err)
+		}
+		defer b.Close()
+		rt.brokers = []string{b.Addr()}
+	}
+	for i := range stages {
+		if i == 0 {
+			rt.groups = append(rt.groups, p.g.Name())
+		} else {
+			rt.groups = append(rt.groups, fmt.Sprintf("%s-stage%d", p.g.Name(), i))
+		}
+	}
+	admCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(rt.brokers...)}, p.opts.ClientOptions...)...)
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	rt.adm, rt.ctx = kadm.NewClient(admCl), ctx
+	if rt.partitions, err = inputPartitions(ctx, rt.adm, stages); err != nil {
+		return err
+	}
+	var store *kafkastate.Store
+	runners := make([]*connect.Runner, len(stages))
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	for i, st := range stages {
+		var src connect.Source
+		if st.Repartition {
+			if err := rt.ensureTopic(st.Source); err != nil {
+				return err
+			}
+			src, err = rt.topicSource(i, []string{st.Source})
+		} else {
+			bind := p.sources[st.Source]
+			if bind == nil {
+				return fmt.Errorf("pipelines: no connector for the source %s", st.Source)
+			}
+			src, err = bind(rt, i)
+		}
+		if err != nil {
+			return err
+		}
+		sinks := map[string]connect.Sink{}
+		primary := primaryOf(p, st)
+		for _, out := range st.Sinks {
+			var s connect.Sink
+			if bind := p.sinks[out]; bind != nil {
+				s, err = bind(rt, i, src, out == primary)
+			} else {
+				// a KeyBy's repartition output
+				s, err = rt.topicSink(i, out, src, out == primary)
+			}
+			if err != nil {
+				return err
+			}
+			sinks[out] = s
+			closers = append(closers, func() {
+				cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				s.Close(cctx)
+			})
+		}
+		cfg := connect.StageConfig{
+			Graph: p.g, Stage: i, Source: src, Sinks: sinks, Primary: primary,
+			CheckpointInterval: p.opts.CheckpointInterval, Logger: p.opts.Logger,
+			Upstreams: int(rt.partitions),
+		}
+		if st.Stateful {
+			if store == nil {
+				if store, err = kafkastate.New(ctx, rt.brokers, p.g.Name()+"-state", p.opts.ClientOptions...); err != nil {
+					return err
+				}
+				closers = append(closers, store.Close)
+			}
+			cfg.State = store
+		}
+		if runners[i], err = connect.NewRunner(cfg); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	p.runners = runners
+	p.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(runners))
+	for _, r := range runners {
+		go func() {
+			err := r.Run(ctx)
+			if err != nil {
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range runners {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+// primaryOf picks a stage's primary output: its only exactly-once user
+// sink or repartition output, else the first output that is not the dead
+// letter.
+func primaryOf(p *Pipeline, st engine.Stage) string {
+	dl := p.g.ErrorPolicy().DeadLetter
+	for _, out := range st.Sinks {
+		if out != dl {
+			return out
+		}
+	}
+	return st.Sinks[0]
+}
+
+// inputPartitions returns the partition count of the first stage's input
+// topic, 1 when it is not a topic.
+func inputPartitions(ctx context.Context, adm *kadm.Client, stages []engine.Stage) (int32, error) {
+	parts := int32(1)
+	if src, ok := strings.CutPrefix(stages[0].Source, "topic:"); ok {
+		td, err := adm.ListTopics(ctx, src)
+		if err != nil {
+			return 0, err
+		}
+		for _, t := range td {
+			if t.Err == nil {
+				parts = max(parts, int32(len(t.Partitions)))
+			}
+		}
+	}
+	return parts, nil
+}
