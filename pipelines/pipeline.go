@@ -32,8 +32,11 @@ type Options struct {
 	// CheckpointInterval is how often work is committed (default 1s).
 	CheckpointInterval time.Duration
 	// InstanceID names this process among the processes running the
-	// pipeline, stable across its restarts (it makes the transactional
-	// ids). Default: hostname-pid.
+	// pipeline, stable across its restarts. It makes the transactional
+	// ids, and when set the process is a static member of the consumer
+	// groups: restarted, it takes its partitions back at once and fences
+	// its previous incarnation. Default: hostname-pid, and dynamic
+	// membership.
 	InstanceID string
 	// SessionTimeout of the consumer groups (default 10s): how long the
 	// partitions of a crashed process wait before moving.
@@ -50,6 +53,7 @@ type Options struct {
 type Pipeline struct {
 	g       *engine.Graph
 	opts    Options
+	static  bool // Options.InstanceID was given
 	sources map[string]sourceBinding
 	sinks   map[string]sinkBinding
 
@@ -72,7 +76,8 @@ func New(name string, o Options) *Pipeline {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.InstanceID == "" {
+	static := o.InstanceID != ""
+	if !static {
 		host, _ := os.Hostname()
 		o.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
@@ -81,7 +86,7 @@ func New(name string, o Options) *Pipeline {
 	}
 	g := engine.NewGraph(name)
 	g.SetLogger(o.Logger)
-	p := &Pipeline{g: g, opts: o, sources: map[string]sourceBinding{}, sinks: map[string]sinkBinding{}}
+	p := &Pipeline{g: g, opts: o, static: static, sources: map[string]sourceBinding{}, sinks: map[string]sinkBinding{}}
 	g.SetOwner(p)
 	return p
 }
@@ -151,6 +156,7 @@ type runtime struct {
 	name    string
 	brokers []string
 	groups  []string // per stage
+	static  bool
 	adm     *kadm.Client
 	// partitions of the topics created for the pipeline: those of the
 	// first stage's input.
@@ -171,10 +177,14 @@ func (rt *runtime) ensureTopic(topic string) error {
 }
 
 func (rt *runtime) topicSource(stage int, topics []string) (*topicsrc.Source, error) {
-	return topicsrc.New(topicsrc.Config{
+	cfg := topicsrc.Config{
 		Brokers: rt.brokers, Topics: topics, Group: rt.groups[stage],
 		SessionTimeout: rt.opts.SessionTimeout, ClientOptions: rt.opts.ClientOptions, Logger: rt.opts.Logger,
-	})
+	}
+	if rt.static {
+		cfg.InstanceID = rt.opts.InstanceID
+	}
+	return topicsrc.New(cfg)
 }
 
 func (rt *runtime) topicSink(stage int, topic string, src connect.Source, primary bool) (connect.Sink, error) {
@@ -205,7 +215,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rt := &runtime{opts: p.opts, name: p.g.Name(), brokers: p.opts.Brokers}
+	rt := &runtime{opts: p.opts, name: p.g.Name(), brokers: p.opts.Brokers, static: p.static}
 	if len(rt.brokers) == 0 {
 		b, err := broker.New(broker.DataDir(p.opts.DataDir), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
 		if err != nil {

@@ -51,6 +51,10 @@ type Config struct {
 	// SessionTimeout of the group membership (default 10s): how long a
 	// crashed member keeps its partitions.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// InstanceID makes the member static (group.instance.id, KIP-345): a
+	// restarted process with the same id takes its partitions back at
+	// once, without a rebalance.
+	InstanceID string `yaml:"instance_id"`
 	// ClientOptions are added to the franz-go client's (TLS, SASL...).
 	ClientOptions []kgo.Opt    `yaml:"-"`
 	Logger        *slog.Logger `yaml:"-"`
@@ -151,6 +155,9 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
 		kgo.AdjustFetchOffsetsFn(s.adjust),
+	}
+	if s.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
 	}
 	opts = append(opts, s.cfg.ClientOptions...)
 	if s.cfg.TransactionalID != "" {
