@@ -44,6 +44,10 @@ type Options struct {
 	// Once stops the pipeline when its sources have nothing more to read
 	// (bounded file sources), committing first.
 	Once bool
+	// MaxRestarts is how many times in a row a failed stage is restarted
+	// from its last checkpoint before Run gives up (default 5; negative:
+	// never restart).
+	MaxRestarts int
 	// ClientOptions are added to every franz-go client (TLS, SASL...).
 	ClientOptions []kgo.Opt
 	Logger        *slog.Logger
@@ -83,6 +87,9 @@ func New(name string, o Options) *Pipeline {
 	}
 	if o.SessionTimeout <= 0 {
 		o.SessionTimeout = 10 * time.Second
+	}
+	if o.MaxRestarts == 0 {
+		o.MaxRestarts = 5
 	}
 	g := engine.NewGraph(name)
 	g.SetLogger(o.Logger)
@@ -144,7 +151,9 @@ func (p *Pipeline) Stats() []connect.Stats {
 	defer p.mu.Unlock()
 	out := make([]connect.Stats, len(p.runners))
 	for i, r := range p.runners {
-		out[i] = r.Stats()
+		if r != nil {
+			out[i] = r.Stats()
+		}
 	}
 	return out
 }
@@ -241,78 +250,25 @@ func (p *Pipeline) run(ctx context.Context) error {
 		return err
 	}
 	var store *kafkastate.Store
-	runners := make([]*connect.Runner, len(stages))
-	var closers []func()
-	defer func() {
-		for _, c := range closers {
-			c()
-		}
-	}()
-	for i, st := range stages {
-		var src connect.Source
-		if st.Repartition {
-			if err := rt.ensureTopic(st.Source); err != nil {
-				return err
-			}
-			src, err = rt.topicSource(i, []string{st.Source})
-		} else {
-			bind := p.sources[st.Source]
-			if bind == nil {
-				return fmt.Errorf("pipelines: no connector for the source %s", st.Source)
-			}
-			src, err = bind(rt, i)
-		}
-		if err != nil {
-			return err
-		}
-		sinks := map[string]connect.Sink{}
-		primary := primaryOf(p, st)
-		for _, out := range st.Sinks {
-			var s connect.Sink
-			if bind := p.sinks[out]; bind != nil {
-				s, err = bind(rt, i, src, out == primary)
-			} else {
-				// a KeyBy's repartition output
-				s, err = rt.topicSink(i, out, src, out == primary)
-			}
-			if err != nil {
-				return err
-			}
-			sinks[out] = s
-			closers = append(closers, func() {
-				cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				s.Close(cctx)
-			})
-		}
-		cfg := connect.StageConfig{
-			Graph: p.g, Stage: i, Source: src, Sinks: sinks, Primary: primary,
-			CheckpointInterval: p.opts.CheckpointInterval, Logger: p.opts.Logger,
-			Upstreams: int(rt.partitions),
-		}
+	for _, st := range stages {
 		if st.Stateful {
-			if store == nil {
-				if store, err = kafkastate.New(ctx, rt.brokers, p.g.Name()+"-state", p.opts.ClientOptions...); err != nil {
-					return err
-				}
-				closers = append(closers, store.Close)
+			if store, err = kafkastate.New(ctx, rt.brokers, p.g.Name()+"-state", p.opts.ClientOptions...); err != nil {
+				return err
 			}
-			cfg.State = store
-		}
-		if runners[i], err = connect.NewRunner(cfg); err != nil {
-			return err
+			defer store.Close()
+			break
 		}
 	}
 	p.mu.Lock()
-	p.runners = runners
+	p.runners = make([]*connect.Runner, len(stages))
 	p.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, len(runners))
-	for _, r := range runners {
+	errs := make(chan error, len(stages))
+	for i, st := range stages {
 		go func() {
-			err := r.Run(ctx)
+			err := p.runStage(ctx, rt, store, i, st)
 			if err != nil {
 				cancel()
 			}
@@ -320,12 +276,110 @@ func (p *Pipeline) run(ctx context.Context) error {
 		}()
 	}
 	var all []error
-	for range runners {
+	for range stages {
 		if err := <-errs; err != nil {
 			all = append(all, err)
 		}
 	}
 	return errors.Join(all...)
+}
+
+// runStage runs one stage, restarting it from its last checkpoint after an
+// error that another attempt may not meet (a broker or sink failure), up
+// to Options.MaxRestarts times in a row, with exponential backoff. A
+// record that fails under the Fail policy is not retried: it would fail
+// again.
+func (p *Pipeline) runStage(ctx context.Context, rt *runtime, store *kafkastate.Store, i int, st engine.Stage) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		r, closeSinks, err := p.buildStage(rt, store, i, st)
+		if err == nil {
+			p.mu.Lock()
+			p.runners[i] = r
+			p.mu.Unlock()
+			start := time.Now()
+			err = r.Run(ctx)
+			closeSinks()
+			if time.Since(start) > time.Minute {
+				attempt, backoff = 0, 100*time.Millisecond // it had recovered
+			}
+		}
+		var recErr *engine.RecordError
+		if err == nil || ctx.Err() != nil || errors.As(err, &recErr) || attempt >= p.opts.MaxRestarts {
+			return err
+		}
+		p.opts.Logger.Warn("stage failed; restarting from its last checkpoint", "pipeline", p.g.Name(), "stage", i, "attempt", attempt+1, "in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// buildStage makes the source, sinks and runner of a stage.
+func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st engine.Stage) (_ *connect.Runner, closeSinks func(), err error) {
+	var sinks []connect.Sink
+	closeSinks = func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, s := range sinks {
+			if err := s.Close(cctx); err != nil {
+				p.opts.Logger.Warn("closing a sink", "pipeline", p.g.Name(), "stage", i, "err", err)
+			}
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeSinks()
+		}
+	}()
+	var src connect.Source
+	if st.Repartition {
+		if err := rt.ensureTopic(st.Source); err != nil {
+			return nil, nil, err
+		}
+		src, err = rt.topicSource(i, []string{st.Source})
+	} else {
+		bind := p.sources[st.Source]
+		if bind == nil {
+			return nil, nil, fmt.Errorf("pipelines: no connector for the source %s", st.Source)
+		}
+		src, err = bind(rt, i)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]connect.Sink{}
+	primary := primaryOf(p, st)
+	for _, out := range st.Sinks {
+		var s connect.Sink
+		if bind := p.sinks[out]; bind != nil {
+			s, err = bind(rt, i, src, out == primary)
+		} else {
+			// a KeyBy's repartition output
+			s, err = rt.topicSink(i, out, src, out == primary)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		byName[out] = s
+		sinks = append(sinks, s)
+	}
+	cfg := connect.StageConfig{
+		Graph: p.g, Stage: i, Source: src, Sinks: byName, Primary: primary,
+		CheckpointInterval: p.opts.CheckpointInterval, Logger: p.opts.Logger,
+		Upstreams: int(rt.partitions),
+	}
+	if st.Stateful {
+		cfg.State = store
+	}
+	r, err := connect.NewRunner(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, closeSinks, nil
 }
 
 // primaryOf picks a stage's primary output: its only exactly-once user
