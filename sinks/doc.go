@@ -1,7 +1,6 @@
 // Package sinks groups the sink connectors, one package per system below
-// it (sinks/topic, sinks/file, sinks/postgres, sinks/elasticsearch, ...),
-// each registering itself with package connect and declaring whether it
-// delivers exactly once.
-//
-// None exists yet; they arrive with the engine and connector issues.
+// it, each implementing connect.Sink and declaring whether it delivers
+// exactly once: sinks/topic (Kafka topics; exactly once in transactions
+// with a topic source) and sinks/file (part files renamed atomically with
+// the positions they cover). Postgres and Elasticsearch come next.
 package sinks

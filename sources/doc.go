@@ -1,7 +1,6 @@
 // Package sources groups the source connectors, one package per system
-// below it (sources/topic, sources/file, sources/postgres, ...), each
-// registering itself with package connect. Heavy client libraries live
-// only in those packages.
-//
-// None exists yet; they arrive with the engine and connector issues.
+// below it, each implementing connect.Source: sources/topic (Kafka topics,
+// as a consumer group member) and sources/file (lines, JSON lines or CSV
+// from files, following appends). Postgres comes next. Heavy client
+// libraries live only in those packages.
 package sources
