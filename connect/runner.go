@@ -49,7 +49,13 @@ type StageConfig struct {
 	// tasks writing to it (the partitions of the first stage's input):
 	// windows wait for each of them before moving their watermark.
 	Upstreams int
-	Logger    *slog.Logger
+	// IdleTimeout is how long a task of a stage writing a repartition
+	// topic may read nothing (with nothing waiting in its partitions)
+	// before it tells the readers to stop waiting for it (an idle
+	// marker), so that a quiet partition does not hold every window back.
+	// Its next records may then be late. Default 30s; negative: never.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Stats is a stage's progress, summed over its tasks.
@@ -81,6 +87,7 @@ type Runner struct {
 	cur         *task // the task whose records are being processed
 	fatal       error // from a callback
 	checkpoints int64
+	ending      bool // the input ended: the last checkpoint marks every task idle
 	// counters of tasks that are gone, so that Stats never goes back
 	gone Stats
 }
@@ -94,6 +101,8 @@ type task struct {
 	seq       int64  // of the last saved snapshot that was committed
 	dirty     bool
 	bufs      map[string][]*Record
+	// lastRecord is when the task last read a record (or was created).
+	lastRecord time.Time
 }
 
 // NewRunner checks cfg and returns a runner for it.
@@ -137,6 +146,9 @@ func NewRunner(cfg StageConfig) (*Runner, error) {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
 	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -175,8 +187,15 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		case perr == nil:
 		case ctx.Err() != nil || errors.Is(perr, ErrEndOfInput):
 			// Stop: commit what was processed, with a context of its own.
+			// At the end of the input, the readers of the stage's
+			// repartition topics are told not to wait for it.
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
+			if errors.Is(perr, ErrEndOfInput) {
+				r.mu.Lock()
+				r.ending = true
+				r.mu.Unlock()
+			}
 			return r.checkpoint(cctx)
 		case errors.Is(perr, context.DeadlineExceeded):
 		default:
@@ -222,6 +241,9 @@ func (r *Runner) process(ctx context.Context, batches []Batch) error {
 			}
 			t.pos[rec.Pos.Input] = rec.Pos.Next
 			t.dirty = true
+		}
+		if len(b.Records) > 0 {
+			t.lastRecord = time.Now()
 		}
 		r.cur = nil
 		if err := r.flush(ctx, t); err != nil {
@@ -289,18 +311,35 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 			cp[id] = t.pos.Clone()
 		}
 	}
-	if len(cp) == 0 {
-		return nil
-	}
-	for id := range cp {
-		t := r.tasks[id]
-		for _, m := range t.t.Markers() {
+	// Watermark markers of the stage's KeyBys, for every task. A task says
+	// it is idle when it read nothing for IdleTimeout and nothing waits in
+	// its partitions; when its input ended, it gives its last watermark
+	// (or says it is idle if it never read anything).
+	markers := false
+	var lags map[TaskID]int64
+	for id, t := range r.tasks {
+		if len(t.t.KeyBys()) == 0 {
+			continue
+		}
+		if lags == nil {
+			lags = r.cfg.Source.Lag()
+		}
+		idle := r.cfg.IdleTimeout > 0 && !t.dirty && time.Since(t.lastRecord) >= r.cfg.IdleTimeout && lags[id] <= 0
+		ms := t.t.Markers(idle)
+		if r.ending {
+			ms = t.t.EndMarkers()
+		}
+		for _, m := range ms {
 			if b, ok := r.cfg.Sinks[m.Output].(Broadcaster); ok {
 				if err := b.Broadcast(ctx, id, m.Record); err != nil {
 					return fmt.Errorf("connect: %s task %d: broadcasting a watermark to %s: %w", r.key, id, m.Output, err)
 				}
+				markers = true
 			}
 		}
+	}
+	if len(cp) == 0 && !markers {
+		return nil
 	}
 	for name, s := range r.cfg.Sinks {
 		if name == r.cfg.Primary {
@@ -384,7 +423,7 @@ func (r *Runner) rollbackLocked() error {
 }
 
 func (r *Runner) newTask(id TaskID) (*task, error) {
-	t := &task{id: id, pos: engine.Positions{}, bufs: map[string][]*Record{}}
+	t := &task{id: id, pos: engine.Positions{}, bufs: map[string][]*Record{}, lastRecord: time.Now()}
 	et, err := r.cfg.Graph.NewTask(r.cfg.Stage, id, engine.OutputFunc(func(out string, rec *engine.Raw) {
 		t.bufs[out] = append(t.bufs[out], rec)
 	}))

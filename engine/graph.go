@@ -189,23 +189,24 @@ func (g *Graph) Validate() error {
 		switch n.kind {
 		case kindSource:
 			sources++
-			n.stage = stage
+			setStage(n, stage)
 			stage++
 			continue
 		case kindSink:
 			sinks++
 		}
-		n.stage = -1
+		ns := -1
 		for _, in := range n.ins {
 			s := in.stage
 			if in.kind == kindKeyBy {
 				s = in.stage + 1
 			}
-			if n.stage >= 0 && s != n.stage {
+			if ns >= 0 && s != ns {
 				return fmt.Errorf("engine: %s merges streams of different stages (one of them passed a KeyBy); key both sides by the same KeyBy first", n.name)
 			}
-			n.stage = s
+			ns = s
 		}
+		setStage(n, ns)
 		if n.kind == kindKeyBy {
 			// the stage after it is numbered when it is reached
 			if n.stage+1 != stage {
@@ -221,6 +222,18 @@ func (g *Graph) Validate() error {
 		return fmt.Errorf("engine: graph %s has no sink", g.name)
 	}
 	return nil
+}
+
+// setStage sets the stage of a node only when it changes: once a graph
+// is declared, Validate runs again (every Stages call) while the stages of
+// a pipeline build their tasks concurrently, reading the stages without
+// the lock; rewriting them, or going through -1, would race with those
+// reads.
+// REQUIRES: g.mu.
+func setStage(n *node, stage int) {
+	if n.stage != stage {
+		n.stage = stage
+	}
 }
 
 // From declares a source named name whose records are decoded with the key

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Opt configures an operator.
@@ -251,10 +252,14 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 		t.recvs = append(t.recvs, n.sinkName)
 		return func(raw *Raw) {
 			if h := len(raw.Headers); h > 0 && raw.Headers[h-1].Key == HeaderWatermark {
-				if task, wm, ok := decodeOrigin(raw.Headers[h-1].Value); ok {
-					in := Input{Stream: n.sinkName, Partition: task}
+				v := raw.Headers[h-1].Value
+				if task, ok := decodeIdle(v); ok {
 					for _, c := range t.clocked {
-						c.observeInput(in, wm)
+						c.idleInput(Input{Stream: n.sinkName, Partition: task})
+					}
+				} else if task, wm, ok := decodeOrigin(v); ok {
+					for _, c := range t.clocked {
+						c.observeInput(Input{Stream: n.sinkName, Partition: task}, wm)
 					}
 				}
 				return
@@ -289,6 +294,7 @@ type keyBySend struct {
 	output string
 	wm     watermarks
 	sent   int64 // the watermark of the last marker
+	idle   bool  // the last marker said idle
 }
 
 // Headers of records in repartition topics. HeaderOrigin is on every
@@ -303,6 +309,20 @@ const (
 func encodeOrigin(task int32, wm int64) []byte {
 	b := strconv.AppendInt(nil, int64(task), 10)
 	return strconv.AppendInt(append(b, 0), wm, 10)
+}
+
+// encodeIdle is the value of an idle marker: "task\x00idle".
+func encodeIdle(task int32) []byte {
+	return append(strconv.AppendInt(nil, int64(task), 10), "\x00idle"...)
+}
+
+func decodeIdle(b []byte) (int32, bool) {
+	s, ok := strings.CutSuffix(string(b), "\x00idle")
+	if !ok {
+		return 0, false
+	}
+	task, err := strconv.ParseInt(s, 10, 32)
+	return int32(task), err == nil
 }
 
 func decodeOrigin(b []byte) (int32, int64, bool) {

@@ -228,3 +228,9 @@ func (w *sessionWindows[K, V, A, R]) observeInput(in Input, wm int64) {
 }
 
 func (w *sessionWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }
+
+func (w *sessionWindows[K, V, A, R]) idleInput(in Input) {
+	w.pos = Pos{}
+	w.wm.idleInput(in)
+	w.fire()
+}

@@ -116,6 +116,8 @@ type clocked interface {
 	watermark() int64
 	// observeInput notes the watermark of one input (an upstream task).
 	observeInput(in Input, wm int64)
+	// idleInput marks an input idle until its next record.
+	idleInput(in Input)
 	// expect makes an input hold the watermark back from the start.
 	expect(in Input)
 }
@@ -249,14 +251,50 @@ type Marker struct {
 	Record *Raw
 }
 
-// Markers returns the task's watermark markers, one per KeyBy of its
-// stage whose watermark moved since the last call.
-func (t *Task) Markers() []Marker {
+// EndMarkers returns the markers of a task whose input ended: its last
+// watermark for each KeyBy that saw records, and an idle marker for the
+// others (they have nothing to promise, and must not hold readers back).
+func (t *Task) EndMarkers() []Marker {
 	var ms []Marker
 	for _, k := range t.keyBys {
-		if wm := k.wm.current; wm != math.MinInt64 && wm != k.sent {
+		if wm := k.wm.current; wm != math.MinInt64 {
 			k.sent = wm
 			ms = append(ms, Marker{k.output, &Raw{Time: wm, Headers: []Header{{HeaderWatermark, encodeOrigin(t.id, wm)}}}})
+		} else if !k.idle {
+			k.idle = true
+			ms = append(ms, Marker{k.output, &Raw{Time: wm, Headers: []Header{{HeaderWatermark, encodeIdle(t.id)}}}})
+		}
+	}
+	return ms
+}
+
+// KeyBys returns the repartition outputs the task writes.
+func (t *Task) KeyBys() []string {
+	out := make([]string, len(t.keyBys))
+	for i, k := range t.keyBys {
+		out[i] = k.output
+	}
+	return out
+}
+
+// Markers returns the task's watermark markers, one per KeyBy of its
+// stage whose watermark moved since the last call. A task that idle says
+// read nothing lately (the runtime passes true when it processed nothing
+// since its last call) marks itself idle instead, once, so that readers
+// stop waiting for it until it writes again; Flink propagates idleness the
+// same way.
+func (t *Task) Markers(idle bool) []Marker {
+	var ms []Marker
+	for _, k := range t.keyBys {
+		switch wm := k.wm.current; {
+		case idle && !k.idle:
+			k.idle = true
+			ms = append(ms, Marker{k.output, &Raw{Time: wm, Headers: []Header{{HeaderWatermark, encodeIdle(t.id)}}}})
+		case !idle && wm != math.MinInt64 && wm != k.sent:
+			k.sent, k.idle = wm, false
+			ms = append(ms, Marker{k.output, &Raw{Time: wm, Headers: []Header{{HeaderWatermark, encodeOrigin(t.id, wm)}}}})
+		case !idle:
+			k.idle = false
 		}
 	}
 	return ms

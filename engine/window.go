@@ -311,6 +311,18 @@ func (w *watermarks) observe(in Input, ts int64) int64 {
 	return w.recompute()
 }
 
+// idleInput marks an input idle until its next record.
+func (w *watermarks) idleInput(in Input) int64 {
+	for i := range w.inputs {
+		if w.inputs[i].Input == in {
+			w.inputs[i].Idle = true
+			return w.recompute()
+		}
+	}
+	w.inputs = append(w.inputs, inputWatermark{Input: in, Max: math.MinInt64, Idle: true})
+	return w.recompute()
+}
+
 // expect registers an input that holds the watermark back until it
 // shows progress or goes idle.
 func (w *watermarks) expect(in Input) {
@@ -535,3 +547,9 @@ func (w *alignedWindows[K, V, A, R]) observeInput(in Input, wm int64) {
 }
 
 func (w *alignedWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }
+
+func (w *alignedWindows[K, V, A, R]) idleInput(in Input) {
+	w.pos = Pos{}
+	w.wm.idleInput(in)
+	w.fire()
+}

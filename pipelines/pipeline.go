@@ -41,8 +41,10 @@ type Options struct {
 	// SessionTimeout of the consumer groups (default 10s): how long the
 	// partitions of a crashed process wait before moving.
 	SessionTimeout time.Duration
-	// Once stops the pipeline when its sources have nothing more to read
-	// (bounded file sources), committing first.
+	// Once stops the pipeline when it has processed what its inputs held
+	// when it started (files as they are, topics up to their last stable
+	// offsets; a stage after a KeyBy once the stage before it is done),
+	// committing first: for batch jobs and tests.
 	Once bool
 	// MaxRestarts is how many times in a row a failed stage is restarted
 	// from its last checkpoint before Run gives up (default 5; negative:
@@ -63,6 +65,11 @@ type Pipeline struct {
 
 	mu      sync.Mutex
 	runners []*connect.Runner
+	// With Options.Once: the source of each stage, and which stages are
+	// done, so that a stage reading a repartition topic stops at its end
+	// once the stage writing it is done.
+	srcs []connect.Source
+	done []bool
 }
 
 // sourceBinding makes a stage's source.
@@ -261,6 +268,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.runners = make([]*connect.Runner, len(stages))
+	p.srcs, p.done = make([]connect.Source, len(stages)), make([]bool, len(stages))
 	p.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -271,6 +279,13 @@ func (p *Pipeline) run(ctx context.Context) error {
 			err := p.runStage(ctx, rt, store, i, st)
 			if err != nil {
 				cancel()
+			} else if p.opts.Once && i+1 < len(stages) {
+				p.mu.Lock()
+				p.done[i] = true
+				if ts, ok := p.srcs[i+1].(*topicsrc.Source); ok {
+					ts.StopAtEnd()
+				}
+				p.mu.Unlock()
 			}
 			errs <- err
 		}()
@@ -350,6 +365,14 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if ts, ok := src.(*topicsrc.Source); ok && p.opts.Once {
+		p.mu.Lock()
+		p.srcs[i] = src
+		if i == 0 || p.done[i-1] {
+			ts.StopAtEnd()
+		}
+		p.mu.Unlock()
 	}
 	byName := map[string]connect.Sink{}
 	primary := primaryOf(p, st)

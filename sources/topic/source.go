@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -90,6 +91,28 @@ type Source struct {
 	resume map[int32]engine.Positions // from Assigned, for the offsets adjustment
 	err    error                      // from a callback
 	lag    map[connect.TaskID]map[string]int64
+
+	// A bounded run (StopAtEnd): where each assigned partition is, and
+	// where its end was when the source was told to stop there.
+	bounded  bool
+	owned    map[engine.Input]bool
+	next     map[engine.Input]int64 // known positions
+	ends     map[engine.Input]int64
+	lastData time.Time
+}
+
+// IdleEnd is how long a bounded source waits without records before it
+// takes the input as read to its end even where it cannot tell (a
+// partition ending with a transaction marker, whose offset no record has).
+const IdleEnd = time.Second
+
+// StopAtEnd makes Poll return connect.ErrEndOfInput once every assigned
+// partition is read up to the end it has when StopAtEnd is called (its
+// last stable offset): for bounded runs. Safe to call at any time.
+func (s *Source) StopAtEnd() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bounded, s.ends, s.lastData = true, nil, time.Now()
 }
 
 // New returns a source for cfg; Open connects it.
@@ -106,7 +129,8 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, resume: map[int32]engine.Positions{}, lag: map[connect.TaskID]map[string]int64{}}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, resume: map[int32]engine.Positions{}, lag: map[connect.TaskID]map[string]int64{},
+		owned: map[engine.Input]bool{}, next: map[engine.Input]int64{}}, nil
 }
 
 // Config returns the source's configuration.
@@ -215,8 +239,13 @@ func (s *Source) adjust(_ context.Context, offsets map[string]map[int32]kgo.Offs
 	}
 	for topic, ps := range offsets {
 		for p := range ps {
-			if off, ok := s.resume[p][engine.Input{Stream: topic, Partition: p}]; ok {
+			in := engine.Input{Stream: topic, Partition: p}
+			if off, ok := s.resume[p][in]; ok {
 				ps[p] = kgo.NewOffset().At(off).WithEpoch(-1)
+			}
+			s.owned[in] = true
+			if off := ps[p].EpochOffset().Offset; off >= 0 {
+				s.next[in] = off
 			}
 		}
 	}
@@ -247,11 +276,62 @@ func (s *Source) forget(ids []connect.TaskID) {
 	for _, id := range ids {
 		delete(s.resume, id)
 		delete(s.lag, id)
+		for in := range s.owned {
+			if in.Partition == id {
+				delete(s.owned, in)
+				delete(s.next, in)
+			}
+		}
 	}
+}
+
+// atEnd reports, for a bounded source, whether the assigned partitions
+// are read to their ends.
+func (s *Source) atEnd(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	bounded, ends := s.bounded, s.ends
+	s.mu.Unlock()
+	if !bounded {
+		return false, nil
+	}
+	if ends == nil {
+		listed, err := kadm.NewClient(s.cl).ListCommittedOffsets(ctx, s.cfg.Topics...)
+		if err != nil {
+			return false, err
+		}
+		ends = map[engine.Input]int64{}
+		listed.Each(func(o kadm.ListedOffset) {
+			ends[engine.Input{Stream: o.Topic, Partition: o.Partition}] = o.Offset
+		})
+		s.mu.Lock()
+		s.ends = ends
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.owned) == 0 {
+		return false, nil
+	}
+	if time.Since(s.lastData) >= IdleEnd {
+		return true, nil
+	}
+	for in := range s.owned {
+		end := ends[in]
+		if next, ok := s.next[in]; end > 0 && (!ok || next < end) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Poll lets a pending rebalance happen, then returns the next records.
 func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
+	if done, err := s.atEnd(ctx); err != nil || done {
+		if err == nil {
+			err = connect.ErrEndOfInput
+		}
+		return nil, err
+	}
 	var fs kgo.Fetches
 	if s.session != nil {
 		s.session.AllowRebalance()
@@ -293,6 +373,8 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 			batches[i].Records = append(batches[i].Records, fromKgo(kr))
 		}
 		last := p.Records[len(p.Records)-1].Offset
+		s.next[engine.Input{Stream: p.Topic, Partition: p.Partition}] = last + 1
+		s.lastData = time.Now()
 		if s.lag[p.Partition] == nil {
 			s.lag[p.Partition] = map[string]int64{}
 		}
