@@ -10,9 +10,10 @@ import (
 // offset answers offset -1 and empty metadata, as does a group that does
 // not exist. v0 reads the same offsets as v1 (Kafka's v0 read ZooKeeper).
 //
-// Differences from Kafka: require_stable (v7+) is accepted and changes
-// nothing; offsets committed inside a transaction (TxnOffsetCommit) are not
-// served yet, so none is ever pending (UNSTABLE_OFFSET_COMMIT never comes).
+// With require_stable (v7+), a partition whose offset a transaction
+// committed and has not ended yet (TxnOffsetCommit before EndTxn) answers
+// UNSTABLE_OFFSET_COMMIT, as in Kafka (KIP-447): the new owner of the
+// partition waits for the transaction to end.
 
 func init() { regKey(kmsg.OffsetFetch, 0, 8, handleOffsetFetch) }
 

@@ -141,10 +141,8 @@
 //     them); OffsetDelete or DeleteGroups does.
 //   - No group.max.size: GROUP_MAX_SIZE_REACHED never comes.
 //   - One broker coordinates everything: NOT_COORDINATOR never comes.
-//   - OffsetFetch's require_stable (v7+) changes nothing: offsets committed
-//     in transactions (TxnOffsetCommit) are not served yet, so no offset
-//     is ever pending. The KIP-848 protocol (ConsumerGroupHeartbeat) is not
-//     served; clients use the classic one.
+//   - The KIP-848 protocol (ConsumerGroupHeartbeat) is not served;
+//     clients use the classic one.
 //   - Ties in the protocol vote go to the leader's preference (Kafka's pick
 //     among equals is arbitrary).
 //   - Requests Kafka would leave unanswered get an answer: a JoinGroup

@@ -290,27 +290,44 @@ func (s *Sink) Commit(ctx context.Context, _ connect.Checkpoint) error {
 		}
 		return s.takeErr()
 	}
+	// s.inTxn stays true until the transaction is ended: a Commit that
+	// fails before ending it (ctx ended: the runtime is stopping) leaves
+	// it open, and the next Commit, the runtime's last checkpoint, ends
+	// it instead of failing to begin a second one.
 	sess := s.src.Session()
 	if !s.inTxn {
 		if err := sess.Begin(); err != nil {
 			return fmt.Errorf("topic sink: beginning a transaction: %w", err)
 		}
+		s.inTxn = true
 	}
-	s.inTxn = false
 	// Flush before looking at the errors: a record that fails while End
 	// flushes (an unknown topic) would not stop End from committing the
-	// offsets without it.
-	ferr := s.src.Client().Flush(ctx)
-	if err := errors.Join(ferr, s.takeErr()); err != nil {
+	// offsets without it. Flush fails only when ctx ends; aborting then
+	// would fail the records still buffered.
+	if err := s.src.Client().Flush(ctx); err != nil {
+		return fmt.Errorf("topic sink: flushing: %w", err)
+	}
+	if err := s.firstErr(); err != nil {
 		if _, aerr := sess.End(ctx, kgo.TryAbort); aerr != nil {
+			// Still open, and s.err is kept: the next Commit aborts
+			// it again.
 			return errors.Join(err, aerr)
 		}
+		s.inTxn = false
+		s.takeErr()
 		return fmt.Errorf("topic sink: producing to %s: %w", s.cfg.Topic, err)
 	}
 	committed, err := sess.End(ctx, kgo.TryCommit)
 	if err != nil {
+		// End ends nothing when ctx ends during its flush; otherwise
+		// the transaction is over or the client refuses to go on
+		// with it (and a later Commit fails until the runtime starts
+		// the stage again).
+		s.inTxn = ctx.Err() != nil && errors.Is(err, ctx.Err())
 		return fmt.Errorf("topic sink: ending the transaction: %w", err)
 	}
+	s.inTxn = false
 	if !committed {
 		return connect.ErrAborted
 	}
