@@ -129,6 +129,22 @@ func ToTopic[K, V any](s engine.Stream[K, V], topic string, keys engine.Serde[K]
 	engine.To(s, name, keys, values)
 }
 
+// FromSource reads a source connector that the pipeline does not know by
+// name (one of sources/*, or your own connect.Source): newSource is called
+// each time the stage starts (again).
+func FromSource[K, V any](p *Pipeline, name string, newSource func() (connect.Source, error), keys engine.Serde[K], values engine.Serde[V]) engine.Stream[K, V] {
+	p.sources[name] = func(*runtime, int) (connect.Source, error) { return newSource() }
+	return engine.From(p.g, name, keys, values)
+}
+
+// ToSink writes to a sink connector (one of sinks/*, or your own
+// connect.Sink): newSink is called each time the stage starts (again).
+func ToSink[K, V any](s engine.Stream[K, V], name string, newSink func() (connect.Sink, error), keys engine.Serde[K], values engine.Serde[V]) {
+	p := pipelineOf(s.Graph())
+	p.sinks[name] = func(*runtime, int, connect.Source, bool) (connect.Sink, error) { return newSink() }
+	engine.To(s, name, keys, values)
+}
+
 // DeadLetterTo sends the records that fail to the topic, with the error
 // and source position in headers, at least once.
 func (p *Pipeline) DeadLetterTo(topic string) {
