@@ -62,7 +62,9 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 	timed := engine.WithTime(in, func(r engine.Record[string, click]) (int64, error) { return r.Value.TS, nil })
 	byPage := engine.KeyBy(timed, func(r engine.Record[string, click]) string { return r.Value.Page }, engine.Name("by-page"))
 	counts := engine.Aggregate(engine.Window(byPage, engine.Hopping(10*time.Second, 5*time.Second), engine.Name("counts")), engine.Count[click]())
-	rows := engine.Map(counts, func(r engine.Record[engine.WindowKey[string], int64]) (windowRow, error) { return windowRow{r.Key, r.Value}, nil })
+	rows := engine.Map(counts, func(r engine.Record[engine.WindowKey[string], int64]) (windowRow, error) {
+		return windowRow{r.Key, r.Value}, nil
+	})
 	pipelines.ToSink(rows, "flaky-files", func() (connect.Sink, error) {
 		s, err := filesink.New(filesink.Config{Dir: dir})
 		return flaky{s, &commits, &failed, 2}, err
