@@ -84,10 +84,11 @@ type node struct {
 	stateful  bool
 }
 
-// Collector receives records. Operators must not modify a record they
-// receive (it is shared between the branches of a fan-out) nor keep the
-// pointer after Collect returns (operators reuse one record for their
-// outputs): they copy what they keep.
+// Collector receives records. An operator may change a record it receives
+// while it passes it on, but must give it back as it came when Collect
+// returns (a fan-out hands the same record to each branch in turn), and
+// must not keep the pointer (operators reuse one record for their
+// outputs): it copies what it keeps.
 type Collector[K, V any] interface {
 	Collect(r *Record[K, V])
 }
@@ -254,7 +255,11 @@ func From[K, V any](g *Graph, name string, keys Serde[K], values Serde[V]) Strea
 				t.fail(n.name, fmt.Errorf("decoding value: %w", err))
 				return
 			}
-			scratch = Record[K, V]{Key: k, Value: v, Time: raw.Time, Headers: raw.Headers, Pos: raw.Pos}
+			scratch.Key = k
+			scratch.Value = v
+			scratch.Time = raw.Time
+			scratch.Headers = raw.Headers
+			scratch.Pos = raw.Pos
 			out.Collect(&scratch)
 		}
 	}
@@ -267,6 +272,9 @@ func To[K, V any](s Stream[K, V], name string, keys Serde[K], values Serde[V]) {
 	n := s.g.add(name, "sink", kindSink, s.n)
 	n.sinkName = n.name
 	n.build = func(t *Task, _ []any) any {
+		// Records are handed to the output, which may keep them: they are
+		// allocated rawSlab at a time.
+		var slab []Raw
 		return collectFunc[K, V](func(r *Record[K, V]) {
 			k, err := keys.Encode(r.Key)
 			if err != nil {
@@ -278,10 +286,24 @@ func To[K, V any](s Stream[K, V], name string, keys Serde[K], values Serde[V]) {
 				t.fail(n.name, fmt.Errorf("encoding value: %w", err))
 				return
 			}
-			t.write(n.sinkName, &Raw{Key: k, Value: v, Time: r.Time, Headers: r.Headers, Pos: r.Pos})
+			if len(slab) == 0 {
+				slab = make([]Raw, rawSlab)
+			}
+			out := &slab[0]
+			slab = slab[1:]
+			out.Key = k
+			out.Value = v
+			out.Time = r.Time
+			out.Headers = r.Headers
+			out.Pos = r.Pos
+			t.write(n.sinkName, out)
 		})
 	}
 }
+
+// rawSlab is how many output records a sink allocates at once. An output
+// that keeps one of them keeps the slab alive (rawSlab*136 bytes).
+const rawSlab = 64
 
 // collectFunc adapts a function to a Collector.
 type collectFunc[K, V any] func(*Record[K, V])

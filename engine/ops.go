@@ -40,7 +40,11 @@ func Map[K, V, V2 any](s Stream[K, V], fn func(Record[K, V]) (V2, error), o ...O
 				t.fail(n.name, err)
 				return
 			}
-			scratch = Record[K, V2]{Key: r.Key, Value: v, Time: r.Time, Headers: r.Headers, Pos: r.Pos}
+			scratch.Key = r.Key
+			scratch.Value = v
+			scratch.Time = r.Time
+			scratch.Headers = r.Headers
+			scratch.Pos = r.Pos
 			out.Collect(&scratch)
 		})
 	}
@@ -96,7 +100,11 @@ func FlatMap[K, V, V2 any](s Stream[K, V], fn func(Record[K, V]) ([]V2, error), 
 				return
 			}
 			for _, v := range vs {
-				scratch = Record[K, V2]{Key: r.Key, Value: v, Time: r.Time, Headers: r.Headers, Pos: r.Pos}
+				scratch.Key = r.Key
+				scratch.Value = v
+				scratch.Time = r.Time
+				scratch.Headers = r.Headers
+				scratch.Pos = r.Pos
 				out.Collect(&scratch)
 			}
 		})
@@ -124,16 +132,18 @@ func WithTime[K, V any](s Stream[K, V], fn func(Record[K, V]) (int64, error), o 
 	n := s.g.add(nameOf(o), "time", kindOp, s.n)
 	n.build = func(t *Task, outs []any) any {
 		out := collector[K, V](outs)
-		var scratch Record[K, V]
 		return collectFunc[K, V](func(r *Record[K, V]) {
 			ts, err := fn(*r)
 			if err != nil {
 				t.fail(n.name, err)
 				return
 			}
-			scratch = *r
-			scratch.Time = ts
-			out.Collect(&scratch)
+			// The record is lent: changed for the operators below, and
+			// given back as it came (a fan-out above shares it).
+			old := r.Time
+			r.Time = ts
+			out.Collect(r)
+			r.Time = old
 		})
 	}
 	return Stream[K, V]{g: s.g, n: n}
@@ -221,7 +231,11 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 		out := collector[K2, V](outs)
 		var scratch Record[K2, V]
 		return collectFunc[K, V](func(r *Record[K, V]) {
-			scratch = Record[K2, V]{Key: fn(*r), Value: r.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}
+			scratch.Key = fn(*r)
+			scratch.Value = r.Value
+			scratch.Time = r.Time
+			scratch.Headers = r.Headers
+			scratch.Pos = r.Pos
 			out.Collect(&scratch)
 		})
 	}
@@ -274,7 +288,11 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 				t.fail(n.name, fmt.Errorf("decoding repartitioned value: %w", err))
 				return
 			}
-			scratch = Record[K2, V]{Key: k, Value: v, Time: raw.Time, Headers: raw.Headers, Pos: raw.Pos}
+			scratch.Key = k
+			scratch.Value = v
+			scratch.Time = raw.Time
+			scratch.Headers = raw.Headers
+			scratch.Pos = raw.Pos
 			if h := len(raw.Headers); h > 0 && raw.Headers[h-1].Key == HeaderOrigin {
 				if task, wm, ok := decodeOrigin(raw.Headers[h-1].Value); ok {
 					t.origin = origin{true, Input{Stream: n.sinkName, Partition: task}, wm}

@@ -76,7 +76,8 @@ type sessionRef[K comparable, A any] struct {
 }
 
 func (w *sessionWindows[K, V, A, R]) Collect(r *Record[K, V]) {
-	w.pos = r.Pos
+	w.pos = &r.Pos
+	defer w.clearPos()
 	ts, gap := r.Time, w.spec.Gap
 	start, end := ts, ts+gap
 	sessions := w.byKey[r.Key]
@@ -163,13 +164,13 @@ func (w *sessionWindows[K, V, A, R]) fire() {
 }
 
 func (w *sessionWindows[K, V, A, R]) tick(now int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.tick(now)
 	w.fire()
 }
 
 func (w *sessionWindows[K, V, A, R]) advance(wm int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	if wm > w.wm.current {
 		w.wm.current = wm
 	}
@@ -222,7 +223,7 @@ func (w *sessionWindows[K, V, A, R]) restore(b json.RawMessage) error {
 }
 
 func (w *sessionWindows[K, V, A, R]) observeInput(in Input, wm int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.observe(in, wm)
 	w.fire()
 }
@@ -230,7 +231,7 @@ func (w *sessionWindows[K, V, A, R]) observeInput(in Input, wm int64) {
 func (w *sessionWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }
 
 func (w *sessionWindows[K, V, A, R]) idleInput(in Input) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.idleInput(in)
 	w.fire()
 }

@@ -31,7 +31,8 @@ type slidingID[K comparable] struct {
 }
 
 func (w *slidingWindows[K, V, A, R]) Collect(r *Record[K, V]) {
-	w.pos = r.Pos
+	w.pos = &r.Pos
+	defer w.clearPos()
 	ts, size := r.Time, w.spec.Size
 	sk := w.byKey[r.Key]
 	ownOpen := !w.closed(ts + 1)
@@ -126,13 +127,13 @@ func (w *slidingWindows[K, V, A, R]) prune(k K, sk *slidingKey[V]) {
 }
 
 func (w *slidingWindows[K, V, A, R]) tick(now int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.tick(now)
 	w.fire()
 }
 
 func (w *slidingWindows[K, V, A, R]) advance(wm int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	if wm > w.wm.current {
 		w.wm.current = wm
 	}
@@ -210,7 +211,7 @@ func (w *slidingWindows[K, V, A, R]) restore(b json.RawMessage) error {
 }
 
 func (w *slidingWindows[K, V, A, R]) observeInput(in Input, wm int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.observe(in, wm)
 	w.fire()
 }
@@ -218,7 +219,7 @@ func (w *slidingWindows[K, V, A, R]) observeInput(in Input, wm int64) {
 func (w *slidingWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }
 
 func (w *slidingWindows[K, V, A, R]) idleInput(in Input) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.idleInput(in)
 	w.fire()
 }

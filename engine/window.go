@@ -223,14 +223,23 @@ type windowBase[K comparable, V, A, R any] struct {
 	late Collector[K, V]
 	out  Collector[WindowKey[K], R]
 	wm   watermarks
-	pos  Pos // of the record being processed, for results it triggers
+	pos  *Pos // of the record being processed, for results it triggers
 	res  Record[WindowKey[K], R]
 }
 
 func (b *windowBase[K, V, A, R]) emit(k K, start, end int64, acc A) {
-	b.res = Record[WindowKey[K], R]{Key: WindowKey[K]{k, start, end}, Value: b.agg.Result(acc), Time: end - 1, Pos: b.pos}
+	b.res.Key = WindowKey[K]{k, start, end}
+	b.res.Value = b.agg.Result(acc)
+	b.res.Time = end - 1
+	if b.pos != nil {
+		b.res.Pos = *b.pos
+	} else {
+		b.res.Pos = Pos{}
+	}
 	b.out.Collect(&b.res)
 }
+
+func (b *windowBase[K, V, A, R]) clearPos() { b.pos = nil }
 
 func (b *windowBase[K, V, A, R]) lateRecord(r *Record[K, V]) {
 	b.t.metrics.Late.Add(1)
@@ -400,12 +409,12 @@ type alignedWindows[K comparable, V, A, R any] struct {
 
 type alignedWindow[K comparable, A any] struct {
 	start, end int64
-	keys       []K // in first-seen order, for a deterministic output
-	accs       map[K]*A
+	entries    []entry[K, A] // in first-seen order, for a deterministic output
+	index      map[K]int32   // of each key's entry
 }
 
 func (w *alignedWindows[K, V, A, R]) Collect(r *Record[K, V]) {
-	w.pos = r.Pos
+	w.pos = &r.Pos
 	ts := r.Time
 	size, adv := w.spec.Size, w.spec.Advance
 	// The last window starting at or before ts; windows are aligned to 0.
@@ -417,17 +426,17 @@ func (w *alignedWindows[K, V, A, R]) Collect(r *Record[K, V]) {
 			break // earlier windows end earlier: closed too
 		}
 		win := w.window(start, end)
-		acc, ok := win.accs[r.Key]
+		i, ok := win.index[r.Key]
 		if !ok {
-			a := w.agg.Init()
-			acc = &a
-			win.accs[r.Key] = acc
-			win.keys = append(win.keys, r.Key)
+			i = int32(len(win.entries))
+			win.index[r.Key] = i
+			win.entries = append(win.entries, entry[K, A]{r.Key, w.agg.Init()})
 		}
-		*acc = w.agg.Add(*acc, r.Value)
+		e := &win.entries[i]
+		e.Acc = w.agg.Add(e.Acc, r.Value)
 		placed = true
 		if w.spec.Emit == EmitUpdate {
-			w.emit(r.Key, start, end, *acc)
+			w.emit(r.Key, start, end, e.Acc)
 		}
 	}
 	if !placed {
@@ -437,6 +446,7 @@ func (w *alignedWindows[K, V, A, R]) Collect(r *Record[K, V]) {
 	if len(w.open) > 0 && w.closed(w.open[0].end) {
 		w.fire()
 	}
+	w.pos = nil
 }
 
 func mod(a, b int64) int64 {
@@ -456,7 +466,7 @@ func (w *alignedWindows[K, V, A, R]) window(start, end int64) *alignedWindow[K, 
 	if i > 0 && w.open[i-1].start == start {
 		return w.open[i-1]
 	}
-	win := &alignedWindow[K, A]{start: start, end: end, accs: map[K]*A{}}
+	win := &alignedWindow[K, A]{start: start, end: end, index: map[K]int32{}}
 	w.open = append(w.open, nil)
 	copy(w.open[i+1:], w.open[i:])
 	w.open[i] = win
@@ -469,8 +479,8 @@ func (w *alignedWindows[K, V, A, R]) fire() {
 	for n < len(w.open) && w.closed(w.open[n].end) {
 		win := w.open[n]
 		if w.spec.Emit == EmitFinal {
-			for _, k := range win.keys {
-				w.emit(k, win.start, win.end, *win.accs[k])
+			for _, e := range win.entries {
+				w.emit(e.Key, win.start, win.end, e.Acc)
 			}
 		}
 		w.open[n] = nil
@@ -480,13 +490,13 @@ func (w *alignedWindows[K, V, A, R]) fire() {
 }
 
 func (w *alignedWindows[K, V, A, R]) tick(now int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.tick(now)
 	w.fire()
 }
 
 func (w *alignedWindows[K, V, A, R]) advance(wm int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	if wm > w.wm.current {
 		w.wm.current = wm
 	}
@@ -512,10 +522,7 @@ type entry[K, A any] struct {
 func (w *alignedWindows[K, V, A, R]) snapshot() (json.RawMessage, error) {
 	s := alignedState[K, A]{Watermarks: w.wm.state()}
 	for _, win := range w.open {
-		ws := alignedWindowState[K, A]{Start: win.start, End: win.end, Entries: make([]entry[K, A], 0, len(win.keys))}
-		for _, k := range win.keys {
-			ws.Entries = append(ws.Entries, entry[K, A]{k, *win.accs[k]})
-		}
+		ws := alignedWindowState[K, A]{Start: win.start, End: win.end, Entries: win.entries}
 		s.Windows = append(s.Windows, ws)
 	}
 	return json.Marshal(s)
@@ -529,11 +536,9 @@ func (w *alignedWindows[K, V, A, R]) restore(b json.RawMessage) error {
 	w.wm.setState(s.Watermarks)
 	w.open = w.open[:0]
 	for _, ws := range s.Windows {
-		win := &alignedWindow[K, A]{start: ws.Start, end: ws.End, accs: make(map[K]*A, len(ws.Entries))}
-		for _, e := range ws.Entries {
-			acc := e.Acc
-			win.keys = append(win.keys, e.Key)
-			win.accs[e.Key] = &acc
+		win := &alignedWindow[K, A]{start: ws.Start, end: ws.End, entries: ws.Entries, index: make(map[K]int32, len(ws.Entries))}
+		for i, e := range ws.Entries {
+			win.index[e.Key] = int32(i)
 		}
 		w.open = append(w.open, win)
 	}
@@ -541,7 +546,7 @@ func (w *alignedWindows[K, V, A, R]) restore(b json.RawMessage) error {
 }
 
 func (w *alignedWindows[K, V, A, R]) observeInput(in Input, wm int64) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.observe(in, wm)
 	w.fire()
 }
@@ -549,7 +554,7 @@ func (w *alignedWindows[K, V, A, R]) observeInput(in Input, wm int64) {
 func (w *alignedWindows[K, V, A, R]) expect(in Input) { w.wm.expect(in) }
 
 func (w *alignedWindows[K, V, A, R]) idleInput(in Input) {
-	w.pos = Pos{}
+	w.pos = nil
 	w.wm.idleInput(in)
 	w.fire()
 }
