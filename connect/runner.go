@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -171,6 +173,15 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if err != nil {
+			// A record or a write may have failed halfway through a batch:
+			// what was processed since the last checkpoint is dropped, so
+			// that closing the source (which revokes its tasks) does not
+			// commit it.
+			r.mu.Lock()
+			r.dropLocked(cctx, slices.Collect(maps.Keys(r.tasks)))
+			r.mu.Unlock()
+		}
 		if cerr := src.Close(cctx); cerr != nil && err == nil {
 			err = cerr
 		}
@@ -234,17 +245,24 @@ func (r *Runner) process(ctx context.Context, batches []Batch) error {
 		if t == nil {
 			continue // revoked while the batch was on its way
 		}
+		if len(b.Records) == 0 {
+			continue
+		}
 		r.cur = t
-		for _, rec := range b.Records {
-			if err := t.t.Process(r.info.Source, rec); err != nil {
-				return fmt.Errorf("connect: %s task %d: %w", r.key, t.id, err)
+		if err := t.t.ProcessBatch(r.info.Source, b.Records); err != nil {
+			return fmt.Errorf("connect: %s task %d: %w", r.key, t.id, err)
+		}
+		// The positions: where each input's last record of the batch ends.
+		in, next := b.Records[0].Pos.Input, b.Records[0].Pos.Next
+		for _, rec := range b.Records[1:] {
+			if rec.Pos.Input != in {
+				t.pos[in] = next
+				in = rec.Pos.Input
 			}
-			t.pos[rec.Pos.Input] = rec.Pos.Next
-			t.dirty = true
+			next = rec.Pos.Next
 		}
-		if len(b.Records) > 0 {
-			t.lastRecord = time.Now()
-		}
+		t.pos[in] = next
+		t.dirty, t.lastRecord = true, time.Now()
 		r.cur = nil
 		if err := r.flush(ctx, t); err != nil {
 			return err
@@ -299,6 +317,11 @@ func (r *Runner) wantsCommit() bool {
 
 // checkpoint commits the work of every task that has some.
 func (r *Runner) checkpoint(ctx context.Context) error {
+	// A stop must not cut a commit short: a Kafka transaction whose end
+	// request was canceled has an outcome nobody knows, which franz-go
+	// rightly refuses to retry as a commit.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.checkpointLocked(ctx)
@@ -536,9 +559,11 @@ func (r *Runner) pick(id TaskID, pos engine.Positions, snaps []Snapshot) (*Snaps
 
 // Revoked implements Assignments: it commits, then drops the tasks.
 func (r *Runner) Revoked(ctx context.Context, ids []TaskID) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.checkpointLocked(ctx); err != nil {
+	if err := r.checkpointLocked(cctx); err != nil {
 		r.log.Warn("committing before a rebalance; the next owner processes the records again", "err", err)
 	}
 	r.dropLocked(ctx, ids)

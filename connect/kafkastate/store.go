@@ -8,14 +8,17 @@
 // cut into chunks. Record keys and values:
 //
 //	key:   <stage>/<task>/<slot>/<chunk>           e.g. "clicks/0/3/1/0"
-//	value: +---------+--------+-----------+----------------+-------+
-//	       | version | seq    | chunks    | positions len  | ...   |
-//	       | 1 byte  | varint | uvarint   | uvarint        |       |
-//	       +---------+--------+-----------+----------------+-------+
+//	value: +---------+--------+---------+-----------+----------------+-------+
+//	       | version | seq    | save id | chunks    | positions len  | ...   |
+//	       | 1 byte  | varint | 8 bytes | uvarint   | uvarint        |       |
+//	       |   = 2   |        |         |           |                |       |
+//	       +---------+--------+---------+-----------+----------------+-------+
 //	       ... positions (JSON, in chunk 0 only) | state bytes of this chunk
 //
-// A snapshot is whole when all its chunks carry the same seq; a torn one
-// (a crash between chunks) is ignored and the other slot is used.
+// A snapshot is whole when all its chunks carry the save id of its chunk 0
+// (random per save: a checkpoint that failed is saved again with the same
+// seq, and a torn second save must not be glued to the first's chunks); a
+// torn one (a crash between chunks) is ignored and the other slot is used.
 package kafkastate
 
 import (
@@ -25,6 +28,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -84,10 +89,12 @@ func (s *Store) Save(ctx context.Context, stage string, snaps map[connect.TaskID
 			return err
 		}
 		n := max(1, (len(sn.State)+ChunkSize-1)/ChunkSize)
+		saveID := rand.Uint64()
 		for i := 0; i < n; i++ {
 			var v []byte
-			v = append(v, 1)
+			v = append(v, 2)
 			v = binary.AppendVarint(v, sn.Seq)
+			v = binary.BigEndian.AppendUint64(v, saveID)
 			v = binary.AppendUvarint(v, uint64(n))
 			if i == 0 {
 				v = binary.AppendUvarint(v, uint64(len(pos)))
@@ -135,6 +142,7 @@ func decodePositions(b []byte) (engine.Positions, error) {
 
 type chunk struct {
 	seq   int64
+	id    uint64
 	n     int
 	pos   []byte
 	state []byte
@@ -142,12 +150,16 @@ type chunk struct {
 
 func parse(v []byte) (chunk, error) {
 	var c chunk
-	if len(v) < 1 || v[0] != 1 {
+	if len(v) < 1 || v[0] != 2 {
 		return c, errors.New("unknown snapshot version")
 	}
 	r := bytes.NewReader(v[1:])
 	seq, err := binary.ReadVarint(r)
 	if err != nil {
+		return c, err
+	}
+	var idb [8]byte
+	if _, err := io.ReadFull(r, idb[:]); err != nil {
 		return c, err
 	}
 	n, err := binary.ReadUvarint(r)
@@ -159,7 +171,7 @@ func parse(v []byte) (chunk, error) {
 		return c, fmt.Errorf("bad positions length")
 	}
 	rest := v[len(v)-r.Len():]
-	return chunk{seq: seq, n: int(n), pos: rest[:pl], state: rest[pl:]}, nil
+	return chunk{seq: seq, id: binary.BigEndian.Uint64(idb[:]), n: int(n), pos: rest[:pl], state: rest[pl:]}, nil
 }
 
 // Load implements connect.StateStore: it reads the topic to its end.
@@ -225,7 +237,7 @@ func (s *Store) Load(ctx context.Context, stage string, tasks []connect.TaskID) 
 					break
 				}
 				ci, err := parse(v)
-				if err != nil || ci.seq != c0.seq {
+				if err != nil || ci.seq != c0.seq || ci.id != c0.id {
 					whole = false
 					break
 				}
