@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/runnel-io/runnel/broker/batch"
-	"github.com/runnel-io/runnel/broker/internal/fsutil"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 // CompactStats describes one compaction pass.

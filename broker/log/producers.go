@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/runnel-io/runnel/broker/batch"
-	"github.com/runnel-io/runnel/broker/internal/fsutil"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 // Producer state: what the log remembers of each idempotent or

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/broker/batch"
-	"github.com/runnel-io/runnel/broker/internal/fsutil"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 // RecoveryReport says what Open found and repaired.

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/runnel-io/runnel/broker/internal/fsutil"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 const (

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/runnel-io/runnel/broker/internal/fsutil"
 	"github.com/runnel-io/runnel/broker/log"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 // Store is a broker's data directory: its identity, its topics and their

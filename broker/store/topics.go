@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/runnel-io/runnel/broker/internal/fsutil"
 	"github.com/runnel-io/runnel/broker/log"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 // DefaultPartitions, as the partition count given to CreateTopic or

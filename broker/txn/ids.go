@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/runnel-io/runnel/broker/internal/fsutil"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 const (

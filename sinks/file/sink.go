@@ -16,6 +16,7 @@ import (
 
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 // writeBufferSize is the buffer of an in-progress file.
@@ -115,9 +116,9 @@ func (s *Sink) OpenTask(ctx context.Context, id connect.TaskID) (engine.Position
 	}
 	// What is visible now is the truth: make it durable before deleting
 	// the older markers it supersedes.
-	errs = append(errs, syncDir(s.cfg.Dir))
+	errs = append(errs, fsutil.SyncDir(s.cfg.Dir))
 	if len(tf.markers) > 0 {
-		errs = append(errs, syncDir(filepath.Join(s.cfg.Dir, committedDir)))
+		errs = append(errs, fsutil.SyncDir(filepath.Join(s.cfg.Dir, committedDir)))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("file sink: task %d: %w", id, err)
@@ -403,7 +404,7 @@ func (s *Sink) apply(plan []commit) error {
 		}
 	}
 	if sidecars {
-		if err := syncDir(filepath.Join(s.cfg.Dir, positionsDir)); err != nil {
+		if err := fsutil.SyncDir(filepath.Join(s.cfg.Dir, positionsDir)); err != nil {
 			return fmt.Errorf("file sink: %w", err)
 		}
 	}
@@ -431,12 +432,12 @@ func (s *Sink) apply(plan []commit) error {
 		markers = true
 	}
 	if renames {
-		if err := syncDir(s.cfg.Dir); err != nil {
+		if err := fsutil.SyncDir(s.cfg.Dir); err != nil {
 			return fmt.Errorf("file sink: %w", err)
 		}
 	}
 	if markers {
-		if err := syncDir(filepath.Join(s.cfg.Dir, committedDir)); err != nil {
+		if err := fsutil.SyncDir(filepath.Join(s.cfg.Dir, committedDir)); err != nil {
 			return fmt.Errorf("file sink: %w", err)
 		}
 	}
@@ -539,23 +540,9 @@ func mkdirAll(dir string) error {
 		return err
 	}
 	for _, d := range missing {
-		if err := syncDir(filepath.Dir(d)); err != nil {
+		if err := fsutil.SyncDir(filepath.Dir(d)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory, making the creations, renames and removals
-// in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

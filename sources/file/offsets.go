@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/fsutil"
 )
 
 // tmpSuffix names the temporary file OffsetsFile is written to before it
@@ -75,46 +76,9 @@ func writeOffsets(path string, p engine.Positions) error {
 	if err != nil {
 		return fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
 	}
-	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+	// fsutil writes path+tmpSuffix first.
+	if err := fsutil.WriteFileAtomic(filepath.Dir(path), filepath.Base(path), append(b, '\n')); err != nil {
 		return fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + tmpSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
-// syncDir fsyncs a directory, making the renames in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

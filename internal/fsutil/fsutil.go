@@ -1,5 +1,6 @@
-// Package fsutil holds the file operations that the broker's storage
-// packages need to be crash safe.
+// Package fsutil holds the file operations that crash-safe storage needs:
+// the broker's logs and metadata, the file source's offsets and the file
+// sink's commits.
 package fsutil
 
 import (
