@@ -9,44 +9,21 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/connect/kafkastate"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/brokertest"
 )
 
 // The store's tests run against the built-in broker, in this process.
 
-// startBroker runs a broker for one test and returns its address.
-func startBroker(t *testing.T) string {
-	t.Helper()
-	b, err := broker.New(broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return b.Addr()
-}
-
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func newStore(t *testing.T, addr, topic string) *kafkastate.Store {
 	t.Helper()
-	s, err := kafkastate.New(testCtx(t), []string{addr}, topic)
+	s, err := kafkastate.New(brokertest.Context(t), []string{addr}, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +39,14 @@ func snap(seq int64, state string, pos engine.Positions) connect.Snapshot {
 
 func save(t *testing.T, s *kafkastate.Store, stage string, snaps map[connect.TaskID]connect.Snapshot) {
 	t.Helper()
-	if err := s.Save(testCtx(t), stage, snaps); err != nil {
+	if err := s.Save(brokertest.Context(t), stage, snaps); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func load(t *testing.T, s *kafkastate.Store, stage string, tasks ...connect.TaskID) map[connect.TaskID][]connect.Snapshot {
 	t.Helper()
-	got, err := s.Load(testCtx(t), stage, tasks)
+	got, err := s.Load(brokertest.Context(t), stage, tasks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +84,7 @@ func describe(l []connect.Snapshot) string {
 // rawRecords reads the whole state topic.
 func rawRecords(t *testing.T, addr, topic string) []*kgo.Record {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx := brokertest.Context(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
 	if err != nil {
@@ -167,7 +144,7 @@ func produceRaw(t *testing.T, addr, topic string, kv ...any) {
 	for i := 0; i < len(kv); i += 2 {
 		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(kv[i].(string)), Value: kv[i+1].([]byte)})
 	}
-	if err := cl.ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(brokertest.Context(t), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -185,7 +162,7 @@ func randomState(n int) []byte {
 // were saved, each stage seeing only its own.
 func TestRoundTrip(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	s := newStore(t, addr, "rt-state")
 	two := engine.Positions{in("clicks", 0): 42, in("views/eu", 0): 7}
 	save(t, s, "g/0", map[connect.TaskID]connect.Snapshot{
@@ -222,7 +199,7 @@ func TestRoundTrip(t *testing.T) {
 // checkpoints.
 func TestSlotsKeepLastTwo(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	s := newStore(t, addr, "slots-state")
 	for seq := int64(1); seq <= 5; seq++ {
 		save(t, s, "p/0", map[connect.TaskID]connect.Snapshot{
@@ -246,7 +223,7 @@ func TestSlotsKeepLastTwo(t *testing.T) {
 // up the stale chunks.
 func TestChunks(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	s := newStore(t, addr, "chunk-state")
 	big := randomState(2*kafkastate.ChunkSize + 1234)
 	pos := engine.Positions{in("in", 0): 99}
@@ -290,7 +267,7 @@ func TestChunks(t *testing.T) {
 // that slot and returns the other.
 func TestTornSnapshotIgnored(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	s := newStore(t, addr, "torn-state")
 	one := randomState(2*kafkastate.ChunkSize + 10) // 3 chunks
 	two := randomState(kafkastate.ChunkSize + 10)   // 2 chunks
@@ -322,7 +299,7 @@ func TestTornSnapshotIgnored(t *testing.T) {
 // returns nothing and no error.
 func TestLoadEmpty(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	s := newStore(t, addr, "empty-state")
 	if got := load(t, s, "e/0", 0, 1); len(got) != 0 {
 		t.Fatalf("Load of an empty topic: %v", got)
@@ -338,14 +315,14 @@ func TestLoadEmpty(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	topics, err := adm.ListTopics(testCtx(t), "empty-state")
+	topics, err := adm.ListTopics(brokertest.Context(t), "empty-state")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if td := topics["empty-state"]; len(td.Partitions) != 1 {
 		t.Fatalf("the state topic has %d partitions, want 1", len(td.Partitions))
 	}
-	cfgs, err := adm.DescribeTopicConfigs(testCtx(t), "empty-state")
+	cfgs, err := adm.DescribeTopicConfigs(brokertest.Context(t), "empty-state")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +344,7 @@ func TestLoadEmpty(t *testing.T) {
 // TestLoadCanceled: Load gives up when its context ends.
 func TestLoadCanceled(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	s := newStore(t, addr, "cancel-state")
 	save(t, s, "x/0", map[connect.TaskID]connect.Snapshot{0: snap(1, "x", engine.Positions{})})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -384,7 +361,7 @@ func TestLoadCanceled(t *testing.T) {
 // snapshot that was never saved (the save id tells them apart).
 func TestRewrittenSeqTornIsIgnored(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	s := newStore(t, addr, "reseq-state")
 	pA, pB := engine.Positions{in("in", 0): 10}, engine.Positions{in("in", 0): 12}
 	first := randomState(kafkastate.ChunkSize + 10) // 2 chunks

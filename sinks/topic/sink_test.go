@@ -16,9 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/brokertest"
 	"github.com/runnel-io/runnel/sinks/topic"
 	topicsrc "github.com/runnel-io/runnel/sources/topic"
 )
@@ -27,53 +27,11 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func startBroker(t *testing.T) string {
-	t.Helper()
-	b, err := broker.New(broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return b.Addr()
-}
-
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func createTopic(t *testing.T, addr, name string, partitions int32) {
-	t.Helper()
-	resp, err := kadm.NewClient(client(t, addr)).CreateTopic(testCtx(t), partitions, -1, nil, name)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // readUntil reads topic from the start with the given isolation level
 // until done says so, and returns what it read.
 func readUntil(t *testing.T, addr, topicName string, iso kgo.IsolationLevel, done func([]*kgo.Record) bool) []*kgo.Record {
 	t.Helper()
-	cl := client(t, addr, kgo.ConsumeTopics(topicName), kgo.FetchIsolationLevel(iso),
+	cl := brokertest.Client(t, addr, kgo.ConsumeTopics(topicName), kgo.FetchIsolationLevel(iso),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -165,14 +123,14 @@ func TestMurmur2(t *testing.T) {
 // times.
 func TestKeysHeadersTimestamps(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	const partitions = 7
-	createTopic(t, addr, "out", partitions)
+	brokertest.CreateTopic(t, addr, "out", partitions, nil)
 	s := newSink(t, topic.Config{Brokers: []string{addr}, Topic: "out"})
 	if s.Delivery() != connect.AtLeastOnce {
 		t.Fatal("New must return an at-least-once sink")
 	}
-	if p, err := s.OpenTask(testCtx(t), 0); p != nil || err != nil {
+	if p, err := s.OpenTask(brokertest.Context(t), 0); p != nil || err != nil {
 		t.Fatalf("OpenTask of an at-least-once sink: %v, %v; want nothing", p, err)
 	}
 	keys := []string{"21", "foobar", "a-little-bit-long-string", "a-little-bit-longer-string", "abc", ""}
@@ -184,7 +142,7 @@ func TestKeysHeadersTimestamps(t *testing.T) {
 		recs = append(recs, &connect.Record{Key: []byte(k), Value: fmt.Appendf(nil, "v%d", i), Time: 1_700_000_000_000 + int64(i),
 			Headers: []engine.Header{{Key: "trace", Value: fmt.Appendf(nil, "t%d", i)}, {Key: "trace", Value: []byte("again")}, {Key: "empty", Value: []byte{}}}})
 	}
-	ctx := testCtx(t)
+	ctx := brokertest.Context(t)
 	if err := s.Write(ctx, 0, recs[:30]); err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +192,11 @@ func TestKeysHeadersTimestamps(t *testing.T) {
 // partition, and keyed records written after it are still placed by key.
 func TestBroadcast(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
+	addr := brokertest.Start(t)
 	const partitions = 3
-	createTopic(t, addr, "out", partitions)
+	brokertest.CreateTopic(t, addr, "out", partitions, nil)
 	s := newSink(t, topic.Config{Brokers: []string{addr}, Topic: "out"})
-	ctx := testCtx(t)
+	ctx := brokertest.Context(t)
 	marker := &connect.Record{Time: 5000, Headers: []engine.Header{{Key: engine.HeaderWatermark, Value: []byte("0\x005000")}}}
 	if err := s.Broadcast(ctx, 0, marker); err != nil {
 		t.Fatal(err)
@@ -352,7 +310,7 @@ func startIncarnation(t *testing.T, addr, txnID string) *incarnation {
 		t.Fatal("NewTransactional must return an exactly-once sink")
 	}
 	o := &opener{sink: sink}
-	if err := src.Open(testCtx(t), o); err != nil {
+	if err := src.Open(brokertest.Context(t), o); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { src.Close(context.Background()) })
@@ -380,14 +338,14 @@ func (inc *incarnation) process(t *testing.T, n int, tag string) connect.Checkpo
 
 func produceInput(t *testing.T, addr string, from, n int) {
 	t.Helper()
-	cl := client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl := brokertest.Client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var recs []*kgo.Record
 	for p := range int32(2) {
 		for i := from; i < from+n; i++ {
 			recs = append(recs, &kgo.Record{Topic: "in", Partition: p, Value: fmt.Appendf(nil, "p%d-%d", p, i)})
 		}
 	}
-	if err := cl.ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(brokertest.Context(t), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -401,14 +359,14 @@ func in(stream string, p int32) engine.Input { return engine.Input{Stream: strea
 // offsets without waiting for the dead transaction to time out.
 func TestTransactional(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
-	createTopic(t, addr, "in", 2)
-	createTopic(t, addr, "out", 2)
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "in", 2, nil)
+	brokertest.CreateTopic(t, addr, "out", 2, nil)
 	produceInput(t, addr, 0, 3)
 
 	first := startIncarnation(t, addr, "tx")
 	cp := first.process(t, 6, "one")
-	if err := first.sink.Commit(testCtx(t), cp); err != nil {
+	if err := first.sink.Commit(brokertest.Context(t), cp); err != nil {
 		t.Fatal(err)
 	}
 	got := readUntil(t, addr, "out", kgo.ReadCommitted(), atLeast(6))
@@ -416,7 +374,7 @@ func TestTransactional(t *testing.T) {
 		t.Fatalf("read %d committed records, want 6", len(got))
 	}
 	for task := range connect.TaskID(2) {
-		pos, err := first.sink.OpenTask(testCtx(t), task)
+		pos, err := first.sink.OpenTask(brokertest.Context(t), task)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,10 +387,10 @@ func TestTransactional(t *testing.T) {
 	// writes them out, and dies before its commit.
 	produceInput(t, addr, 3, 2)
 	first.process(t, 4, "dead")
-	if err := first.src.Client().Flush(testCtx(t)); err != nil {
+	if err := first.src.Client().Flush(brokertest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := first.src.Close(testCtx(t)); err != nil {
+	if err := first.src.Close(brokertest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -447,10 +405,10 @@ func TestTransactional(t *testing.T) {
 	if want := (connect.Checkpoint{0: {in("in", 0): 5}, 1: {in("in", 1): 5}}); len(cp) != 2 || !cp[0].Equal(want[0]) || !cp[1].Equal(want[1]) {
 		t.Fatalf("the second incarnation processed up to %v, want %v", cp, want)
 	}
-	if err := second.sink.Commit(testCtx(t), cp); err != nil {
+	if err := second.sink.Commit(brokertest.Context(t), cp); err != nil {
 		t.Fatal(err)
 	}
-	pos, err := second.sink.OpenTask(testCtx(t), 1)
+	pos, err := second.sink.OpenTask(brokertest.Context(t), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,9 +418,9 @@ func TestTransactional(t *testing.T) {
 
 	// A record after everything in each partition: once read, the
 	// committed records before it are all there is.
-	end := client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	end := brokertest.Client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := range int32(2) {
-		if err := end.ProduceSync(testCtx(t), &kgo.Record{Topic: "out", Partition: p, Value: []byte("end")}).FirstErr(); err != nil {
+		if err := end.ProduceSync(brokertest.Context(t), &kgo.Record{Topic: "out", Partition: p, Value: []byte("end")}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -508,9 +466,9 @@ func TestTransactional(t *testing.T) {
 // committed offsets.
 func TestTransactionalAbortedByRebalance(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
-	createTopic(t, addr, "in", 2)
-	createTopic(t, addr, "out", 2)
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "in", 2, nil)
+	brokertest.CreateTopic(t, addr, "out", 2, nil)
 	produceInput(t, addr, 0, 3)
 
 	first := startIncarnation(t, addr, "tx-first")
@@ -545,7 +503,7 @@ func TestTransactionalAbortedByRebalance(t *testing.T) {
 		}
 		first.pollOnce(t, "aborted", cp)
 	}
-	if err := first.sink.Commit(testCtx(t), cp); !errors.Is(err, connect.ErrAborted) {
+	if err := first.sink.Commit(brokertest.Context(t), cp); !errors.Is(err, connect.ErrAborted) {
 		t.Fatalf("Commit after a rebalance: %v, want connect.ErrAborted", err)
 	}
 
@@ -565,15 +523,15 @@ func TestTransactionalAbortedByRebalance(t *testing.T) {
 	if want := (engine.Positions{in("in", task): 3}); !retry[task].Equal(want) {
 		t.Fatalf("read again up to %v, want %v", retry[task], want)
 	}
-	if err := first.sink.Commit(testCtx(t), retry); err != nil {
+	if err := first.sink.Commit(brokertest.Context(t), retry); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
 	<-done
 
-	end := client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	end := brokertest.Client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	for p := range int32(2) {
-		if err := end.ProduceSync(testCtx(t), &kgo.Record{Topic: "out", Partition: p, Value: []byte("end")}).FirstErr(); err != nil {
+		if err := end.ProduceSync(brokertest.Context(t), &kgo.Record{Topic: "out", Partition: p, Value: []byte("end")}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -622,7 +580,7 @@ func (inc *incarnation) pollOnce(t *testing.T, tag string, cp connect.Checkpoint
 			}
 			cp[b.Task][r.Pos.Input] = r.Pos.Next
 		}
-		if err := inc.sink.Write(testCtx(t), b.Task, out); err != nil {
+		if err := inc.sink.Write(brokertest.Context(t), b.Task, out); err != nil {
 			t.Fatal(err)
 		}
 		n += len(b.Records)
@@ -633,7 +591,7 @@ func (inc *incarnation) pollOnce(t *testing.T, tag string, cp connect.Checkpoint
 // kadmOffsets returns the offsets group g committed.
 func kadmOffsets(t *testing.T, addr string) map[engine.Input]int64 {
 	t.Helper()
-	resp, err := kadm.NewClient(client(t, addr)).FetchOffsets(testCtx(t), "g")
+	resp, err := kadm.NewClient(brokertest.Client(t, addr)).FetchOffsets(brokertest.Context(t), "g")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/brokertest"
 	"github.com/runnel-io/runnel/sources/topic"
 )
 
@@ -24,53 +24,11 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func startBroker(t *testing.T) string {
-	t.Helper()
-	b, err := broker.New(broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return b.Addr()
-}
-
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func createTopic(t *testing.T, addr, name string, partitions int32) {
-	t.Helper()
-	resp, err := kadm.NewClient(client(t, addr)).CreateTopic(testCtx(t), partitions, -1, nil, name)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // produce writes n records to each of the partitions of topic: key
 // "k<p>-<i>", value "v<p>-<i>", timestamp 1000*(i+1) ms, one header.
 func produce(t *testing.T, addr, topicName string, partitions int32, from, n int) {
 	t.Helper()
-	cl := client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl := brokertest.Client(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var recs []*kgo.Record
 	for p := range partitions {
 		for i := from; i < from+n; i++ {
@@ -80,7 +38,7 @@ func produce(t *testing.T, addr, topicName string, partitions int32, from, n int
 				Headers:   []kgo.RecordHeader{{Key: "h", Value: fmt.Appendf(nil, "%d", i)}}})
 		}
 	}
-	if err := cl.ProduceSync(testCtx(t), recs...).FirstErr(); err != nil {
+	if err := cl.ProduceSync(brokertest.Context(t), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -136,7 +94,7 @@ func newSource(t *testing.T, cfg topic.Config) *topic.Source {
 
 func open(t *testing.T, s *topic.Source, a connect.Assignments) {
 	t.Helper()
-	if err := s.Open(testCtx(t), a); err != nil {
+	if err := s.Open(brokertest.Context(t), a); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
@@ -195,7 +153,7 @@ func span(from, to int64) []int64 {
 
 func committedOffsets(t *testing.T, addr, group string) map[engine.Input]int64 {
 	t.Helper()
-	resp, err := kadm.NewClient(client(t, addr)).FetchOffsets(testCtx(t), group)
+	resp, err := kadm.NewClient(brokertest.Client(t, addr)).FetchOffsets(brokertest.Context(t), group)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,14 +174,14 @@ func in(stream string, p int32) engine.Input { return engine.Input{Stream: strea
 // Assigned says nothing of start at the group's offsets.
 func TestResumesWhereAssignedSays(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
-	createTopic(t, addr, "in", 3)
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "in", 3, nil)
 	produce(t, addr, "in", 3, 0, 10)
 	// An earlier run of the group committed these.
 	offs := kadm.Offsets{}
 	offs.AddOffset("in", 0, 5, -1)
 	offs.AddOffset("in", 1, 6, -1)
-	if err := kadm.NewClient(client(t, addr)).CommitAllOffsets(testCtx(t), "g", offs); err != nil {
+	if err := kadm.NewClient(brokertest.Client(t, addr)).CommitAllOffsets(brokertest.Context(t), "g", offs); err != nil {
 		t.Fatal(err)
 	}
 
@@ -252,8 +210,8 @@ func TestResumesWhereAssignedSays(t *testing.T) {
 // returned; Close revokes the tasks.
 func TestCommitAndLag(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
-	createTopic(t, addr, "in", 2)
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "in", 2, nil)
 	produce(t, addr, "in", 2, 0, 10)
 	s := newSource(t, topic.Config{Brokers: []string{addr}, Topics: []string{"in"}, Group: "g", MaxPollRecords: 3})
 	a := &assignments{}
@@ -280,13 +238,13 @@ func TestCommitAndLag(t *testing.T) {
 	}
 
 	cp := connect.Checkpoint{0: {in("in", 0): 7}, 1: {in("in", 1): 4}}
-	if err := s.Commit(testCtx(t), cp); err != nil {
+	if err := s.Commit(brokertest.Context(t), cp); err != nil {
 		t.Fatal(err)
 	}
 	if got := committedOffsets(t, addr, "g"); got[in("in", 0)] != 7 || got[in("in", 1)] != 4 {
 		t.Fatalf("the group's offsets %v, want 7 and 4", got)
 	}
-	if err := s.Close(testCtx(t)); err != nil {
+	if err := s.Close(brokertest.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if _, revoked, _ := a.calls(); len(revoked) == 0 || !slices.Equal(revoked[len(revoked)-1], []connect.TaskID{0, 1}) {
@@ -309,8 +267,8 @@ func TestCommitAndLag(t *testing.T) {
 // starts at the end.
 func TestStartAtLatest(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
-	createTopic(t, addr, "in", 1)
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "in", 1, nil)
 	produce(t, addr, "in", 1, 0, 5)
 	s := newSource(t, topic.Config{Brokers: []string{addr}, Topics: []string{"in"}, Group: "g", StartAt: "latest"})
 	a := &assignments{}
@@ -343,10 +301,10 @@ func TestStartAtLatest(t *testing.T) {
 // TestReadCommitted: records of aborted transactions are never returned.
 func TestReadCommitted(t *testing.T) {
 	t.Parallel()
-	addr := startBroker(t)
-	createTopic(t, addr, "in", 1)
-	cl := client(t, addr, kgo.TransactionalID("producer"), kgo.DefaultProduceTopic("in"))
-	ctx := testCtx(t)
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "in", 1, nil)
+	cl := brokertest.Client(t, addr, kgo.TransactionalID("producer"), kgo.DefaultProduceTopic("in"))
+	ctx := brokertest.Context(t)
 	for _, txn := range []struct {
 		values []string
 		commit bool
