@@ -352,7 +352,9 @@ func (p *Pipeline) runStage(ctx context.Context, rt *runtime, store *kafkastate.
 // buildStage makes the source, sinks and runner of a stage.
 func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st engine.Stage) (_ *connect.Runner, closeSinks func(), err error) {
 	var sinks []connect.Sink
-	closeSinks = func() {
+	// Not the named result: a return with an error sets that to nil
+	// before the deferred call below runs.
+	closeAll := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		for _, s := range sinks {
@@ -363,7 +365,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	}
 	defer func() {
 		if err != nil {
-			closeSinks()
+			closeAll()
 		}
 	}()
 	var src connect.Source
@@ -418,7 +420,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	if err != nil {
 		return nil, nil, err
 	}
-	return r, closeSinks, nil
+	return r, closeAll, nil
 }
 
 // primaryOf picks a stage's primary output: its only exactly-once user

@@ -196,7 +196,9 @@ func (s *Sink) write(ctx context.Context, recs []*connect.Record, toEach bool) e
 		for _, h := range r.Headers {
 			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
 		}
-		cl.Produce(ctx, kr, s.promise)
+		// Records outlive the call: a stop must not fail those buffered
+		// before the last checkpoint commits them.
+		cl.Produce(context.WithoutCancel(ctx), kr, s.promise)
 	}
 	return nil
 }

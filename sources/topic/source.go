@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -175,6 +176,9 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
+		// A third of the session, as Kafka advises (at most franz-go's
+		// default), so that short sessions work.
+		kgo.HeartbeatInterval(min(3*time.Second, s.cfg.SessionTimeout/3)),
 		kgo.OnPartitionsAssigned(s.assigned),
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
@@ -218,6 +222,26 @@ func tasksOf(m map[string][]int32) []connect.TaskID {
 
 func (s *Source) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 	ids := tasksOf(m)
+	if s.session != nil {
+		// franz-go's transactional session reports only the first
+		// revocation between two ends of a transaction; an idle stage
+		// ends none, so tasks it lost since may still be here. The range
+		// balancer hands out whole assignments: what this one lacks is
+		// gone.
+		s.mu.Lock()
+		var gone []connect.TaskID
+		for id := range s.resume {
+			if !slices.Contains(ids, id) {
+				gone = append(gone, id)
+			}
+		}
+		s.mu.Unlock()
+		if len(gone) > 0 {
+			slices.Sort(gone)
+			s.a.Lost(ctx, gone)
+			s.forget(gone)
+		}
+	}
 	res, err := s.a.Assigned(ctx, ids)
 	s.mu.Lock()
 	defer s.mu.Unlock()
