@@ -245,25 +245,33 @@ func From[K, V any](g *Graph, name string, keys Serde[K], values Serde[V]) Strea
 		out := collector[K, V](outs)
 		var scratch Record[K, V]
 		return func(raw *Raw) {
-			k, err := keys.Decode(raw.Key)
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("decoding key: %w", err))
-				return
+			if decode(t, n.name, keys, values, raw, &scratch) {
+				out.Collect(&scratch)
 			}
-			v, err := values.Decode(raw.Value)
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("decoding value: %w", err))
-				return
-			}
-			scratch.Key = k
-			scratch.Value = v
-			scratch.Time = raw.Time
-			scratch.Headers = raw.Headers
-			scratch.Pos = raw.Pos
-			out.Collect(&scratch)
 		}
 	}
 	return Stream[K, V]{g: g, n: n}
+}
+
+// decode decodes raw into r with the serdes; an error goes to the error
+// policy, and decode returns false.
+func decode[K, V any](t *Task, op string, keys Serde[K], values Serde[V], raw *Raw, r *Record[K, V]) bool {
+	k, err := keys.Decode(raw.Key)
+	if err != nil {
+		t.fail(op, fmt.Errorf("decoding key: %w", err))
+		return false
+	}
+	v, err := values.Decode(raw.Value)
+	if err != nil {
+		t.fail(op, fmt.Errorf("decoding value: %w", err))
+		return false
+	}
+	r.Key = k
+	r.Value = v
+	r.Time = raw.Time
+	r.Headers = raw.Headers
+	r.Pos = raw.Pos
+	return true
 }
 
 // To declares a sink: records are encoded with the serdes and written to

@@ -278,21 +278,9 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 				}
 				return
 			}
-			k, err := keys.Decode(raw.Key)
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("decoding repartitioned key: %w", err))
+			if !decode(t, n.name, keys, values, raw, &scratch) {
 				return
 			}
-			v, err := values.Decode(raw.Value)
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("decoding repartitioned value: %w", err))
-				return
-			}
-			scratch.Key = k
-			scratch.Value = v
-			scratch.Time = raw.Time
-			scratch.Headers = raw.Headers
-			scratch.Pos = raw.Pos
 			if h := len(raw.Headers); h > 0 && raw.Headers[h-1].Key == HeaderOrigin {
 				if task, wm, ok := decodeOrigin(raw.Headers[h-1].Value); ok {
 					t.origin = origin{true, Input{Stream: n.sinkName, Partition: task}, wm}
