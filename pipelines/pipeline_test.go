@@ -8,39 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/runnel-io/runnel/broker"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/brokertest"
 	"github.com/runnel-io/runnel/pipelines"
 )
 
-// startBroker runs a built-in broker for one test.
-func startBroker(t testing.TB) string {
-	t.Helper()
-	b, err := broker.New(broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b.Addr()
-}
+func startBroker(t testing.TB) string { return brokertest.Start(t) }
 
 func createTopic(t testing.TB, addr, topic string, partitions int32) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(context.Background(), partitions, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	brokertest.CreateTopic(t, addr, topic, partitions, nil)
 }
 
 func produce(t testing.TB, addr string, recs ...*kgo.Record) {
