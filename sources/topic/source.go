@@ -189,7 +189,7 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 	}
 	opts = append(opts, s.cfg.ClientOptions...)
 	if s.cfg.TransactionalID != "" {
-		opts = append(opts, kgo.TransactionalID(s.cfg.TransactionalID), kgo.RequireStableFetchOffsets())
+		opts = append(opts, kgo.TransactionalID(s.cfg.TransactionalID))
 		sess, err := kgo.NewGroupTransactSession(opts...)
 		if err != nil {
 			return fmt.Errorf("topic source: %w", err)
