@@ -167,12 +167,14 @@ func TestOnceStopsAtTheEnd(t *testing.T) {
 	createTopic(t, addr, "clicks", 2)
 	dir := t.TempDir()
 	var clicks []click
+	var recs []*kgo.Record
 	for i := 0; i < 500; i++ {
 		c := click{User: fmt.Sprint("u", i%5), Page: fmt.Sprint("/p", i%3), TS: int64(i) * 100}
 		clicks = append(clicks, c)
 		v, _ := json.Marshal(c)
-		produce(t, addr, &kgo.Record{Topic: "clicks", Key: []byte(c.User), Value: v})
+		recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte(c.User), Value: v})
 	}
+	produce(t, addr, recs...)
 	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond, Once: true})
 	pageCounts(p, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
