@@ -147,7 +147,10 @@ type Sink interface {
 	OpenTask(ctx context.Context, task TaskID) (engine.Positions, error)
 	// Write buffers records of a task. They are durable only once Commit
 	// returns; the sink may write them out earlier. Write may block: that
-	// is how a slow sink slows the source.
+	// is how a slow sink slows the source. The records are valid until
+	// Write returns (the runtime reuses them): a sink that keeps them
+	// keeps copies of the structs (their Key, Value and Headers are never
+	// written to again).
 	Write(ctx context.Context, task TaskID, recs []*Record) error
 	// Commit makes what was written for the tasks of cp durable, each
 	// task atomically with its positions for an exactly-once sink. Tasks

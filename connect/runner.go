@@ -102,7 +102,7 @@ type task struct {
 	snap      []byte // state as of committed, for a rollback
 	seq       int64  // of the last saved snapshot that was committed
 	dirty     bool
-	bufs      map[string][]*Record
+	bufs      map[string]*outBuf
 	// lastRecord is when the task last read a record (or was created).
 	lastRecord time.Time
 }
@@ -271,17 +271,30 @@ func (r *Runner) process(ctx context.Context, batches []Batch) error {
 	return nil
 }
 
+// outBuf holds a task's outputs to one sink until they are written: the
+// records by value, reused from batch to batch (sinks copy what they keep).
+type outBuf struct {
+	recs []Record
+	ptrs []*Record
+}
+
 // flush hands a task's buffered outputs to the sinks.
 func (r *Runner) flush(ctx context.Context, t *task) error {
-	for out, recs := range t.bufs {
-		if len(recs) == 0 {
+	for out, b := range t.bufs {
+		if len(b.recs) == 0 {
 			continue
 		}
-		if err := r.cfg.Sinks[out].Write(ctx, t.id, recs); err != nil {
+		b.ptrs = b.ptrs[:0]
+		for i := range b.recs {
+			b.ptrs = append(b.ptrs, &b.recs[i])
+		}
+		err := r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs)
+		clear(b.recs)
+		clear(b.ptrs)
+		b.recs = b.recs[:0]
+		if err != nil {
 			return fmt.Errorf("connect: %s task %d: writing to %s: %w", r.key, t.id, out, err)
 		}
-		clear(recs)
-		t.bufs[out] = recs[:0]
 	}
 	return nil
 }
@@ -446,9 +459,14 @@ func (r *Runner) rollbackLocked() error {
 }
 
 func (r *Runner) newTask(id TaskID) (*task, error) {
-	t := &task{id: id, pos: engine.Positions{}, bufs: map[string][]*Record{}, lastRecord: time.Now()}
+	t := &task{id: id, pos: engine.Positions{}, bufs: map[string]*outBuf{}, lastRecord: time.Now()}
 	et, err := r.cfg.Graph.NewTask(r.cfg.Stage, id, engine.OutputFunc(func(out string, rec *engine.Raw) {
-		t.bufs[out] = append(t.bufs[out], rec)
+		b := t.bufs[out]
+		if b == nil {
+			b = &outBuf{}
+			t.bufs[out] = b
+		}
+		b.recs = append(b.recs, *rec) // the task reuses rec
 	}))
 	if err != nil {
 		return nil, err

@@ -280,9 +280,9 @@ func To[K, V any](s Stream[K, V], name string, keys Serde[K], values Serde[V]) {
 	n := s.g.add(name, "sink", kindSink, s.n)
 	n.sinkName = n.name
 	n.build = func(t *Task, _ []any) any {
-		// Records are handed to the output, which may keep them: they are
-		// allocated rawSlab at a time.
-		var slab []Raw
+		// The output copies what it keeps (see Output): one record is
+		// reused.
+		var out Raw
 		return collectFunc[K, V](func(r *Record[K, V]) {
 			k, err := keys.Encode(r.Key)
 			if err != nil {
@@ -294,24 +294,15 @@ func To[K, V any](s Stream[K, V], name string, keys Serde[K], values Serde[V]) {
 				t.fail(n.name, fmt.Errorf("encoding value: %w", err))
 				return
 			}
-			if len(slab) == 0 {
-				slab = make([]Raw, rawSlab)
-			}
-			out := &slab[0]
-			slab = slab[1:]
 			out.Key = k
 			out.Value = v
 			out.Time = r.Time
 			out.Headers = r.Headers
 			out.Pos = r.Pos
-			t.write(n.sinkName, out)
+			t.write(n.sinkName, &out)
 		})
 	}
 }
-
-// rawSlab is how many output records a sink allocates at once. An output
-// that keeps one of them keeps the slab alive (rawSlab*136 bytes).
-const rawSlab = 64
 
 // collectFunc adapts a function to a Collector.
 type collectFunc[K, V any] func(*Record[K, V])

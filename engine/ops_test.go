@@ -241,9 +241,9 @@ func TestStagesSplitAtKeyBy(t *testing.T) {
 		r      *engine.Raw
 	}
 	var w0, w1 []write
-	t0, err := g.NewTask(0, 0, engine.OutputFunc(func(o string, r *engine.Raw) { w0 = append(w0, write{o, r}) }))
+	t0, err := g.NewTask(0, 0, engine.OutputFunc(func(o string, r *engine.Raw) { c := *r; w0 = append(w0, write{o, &c}) }))
 	noErr(t, err)
-	t1, err := g.NewTask(1, 0, engine.OutputFunc(func(o string, r *engine.Raw) { w1 = append(w1, write{o, r}) }))
+	t1, err := g.NewTask(1, 0, engine.OutputFunc(func(o string, r *engine.Raw) { c := *r; w1 = append(w1, write{o, &c}) }))
 	noErr(t, err)
 	if t0.Stateful() || !t1.Stateful() {
 		t.Errorf("stage 0 stateful=%t, stage 1 stateful=%t; want false, true", t0.Stateful(), t1.Stateful())

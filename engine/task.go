@@ -54,7 +54,9 @@ func (e *RecordError) Error() string {
 func (e *RecordError) Unwrap() error { return e.Err }
 
 // Output receives what a task writes to its sinks, by output name. The
-// record is the task's to give away: the output may keep it.
+// record is valid only during the call (the task reuses it): an output
+// that keeps it keeps a copy of the struct. Its Key, Value and Headers are
+// never written to again, so a shallow copy is enough.
 type Output interface {
 	Write(output string, r *Raw)
 }

@@ -141,7 +141,13 @@ func (s *Sink) Write(_ context.Context, task connect.TaskID, recs []*connect.Rec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writeN++
-	recs = slices.Clone(recs)
+	// The runtime reuses the records after Write: keep copies.
+	kept := make([]*connect.Record, len(recs))
+	for i, r := range recs {
+		c := *r
+		kept[i] = &c
+	}
+	recs = kept
 	err := s.writeErr[s.writeN]
 	s.calls = append(s.calls, Call{Op: "Write", Task: task, Records: recs, Err: err})
 	if err != nil {

@@ -23,7 +23,8 @@ type Driver struct {
 func New(g *engine.Graph) (*Driver, error) {
 	d := &Driver{outputs: map[string][]*engine.Raw{}, offsets: map[string]int64{}}
 	t, err := g.NewLocalTask(0, engine.OutputFunc(func(out string, r *engine.Raw) {
-		d.outputs[out] = append(d.outputs[out], r)
+		c := *r // the task reuses r
+		d.outputs[out] = append(d.outputs[out], &c)
 	}))
 	if err != nil {
 		return nil, err
