@@ -2,17 +2,12 @@ package pipelines_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
@@ -41,19 +36,8 @@ func (f flaky) Commit(ctx context.Context, cp connect.Checkpoint) error {
 // checkpoint: the output stays exactly once.
 func TestFailingSinkRestartsTheStage(t *testing.T) {
 	addr := startBroker(t)
-	createTopic(t, addr, "clicks", 2)
 	dir := t.TempDir()
-	var clicks []click
-	var recs []*kgo.Record
-	for i := 0; i < 4000; i++ {
-		c := click{User: fmt.Sprint("u", i%11), Page: fmt.Sprint("/p", i%5), TS: int64(i) * 25}
-		clicks = append(clicks, c)
-		v, _ := json.Marshal(c)
-		recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte(c.User), Value: v})
-	}
-	produce(t, addr, recs...)
-	flush(t, addr, "clicks", 2, 4000*25+20000)
-	want := expectedCounts(clicks, 4000*25+20000)
+	want := clickInput(t, addr, 2, 4000, 11, 5, 25)
 
 	var commits, failed atomic.Int64
 	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 20 * time.Millisecond, MaxRestarts: 1000,
@@ -70,37 +54,10 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 		return flaky{s, &commits, &failed, 2}, err
 	}, engine.JSON[engine.WindowKey[string]](), engine.JSON[windowRow]())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var err error
-	wg.Add(1)
-	go func() { defer wg.Done(); err = p.Run(ctx) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for len(readRows(t, dir)) < len(want) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	wg.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
+	runUntil(t, p, func() bool { return len(readRows(t, dir)) >= len(want) })
 	if failed.Load() == 0 {
 		t.Fatalf("%d commits, none failed", commits.Load())
 	}
 	t.Logf("%d commits, %d failed", commits.Load(), failed.Load())
-	got := map[engine.WindowKey[string]]int64{}
-	for _, r := range readRows(t, dir) {
-		if _, dup := got[r.Key]; dup {
-			t.Errorf("window %+v written twice", r.Key)
-		}
-		got[r.Key] = r.Count
-	}
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("%+v: got %d, want %d", k, got[k], n)
-		}
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d windows, want %d", len(got), len(want))
-	}
+	checkCounts(t, dir, want)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,47 +101,49 @@ func expectedCounts(clicks []click, end int64) map[engine.WindowKey[string]]int6
 	return want
 }
 
-func TestWindowToFileExactlyOnce(t *testing.T) {
-	addr := startBroker(t)
-	createTopic(t, addr, "clicks", 3)
-	dir := t.TempDir()
+// clickInput creates the topic clicks and writes n clicks to it (user i
+// mod users, page i mod pages, one every step ms), then a flush click on
+// every partition far ahead, and returns the hopping counts the clicks
+// make.
+func clickInput(t *testing.T, addr string, partitions int32, n, users, pages int, step int64) map[engine.WindowKey[string]]int64 {
+	t.Helper()
+	createTopic(t, addr, "clicks", partitions)
 	var clicks []click
 	var recs []*kgo.Record
-	for i := 0; i < 3000; i++ {
-		c := click{User: fmt.Sprint("u", i%17), Page: fmt.Sprint("/p", i%7), TS: int64(i) * 20}
+	for i := 0; i < n; i++ {
+		c := click{User: fmt.Sprint("u", i%users), Page: fmt.Sprint("/p", i%pages), TS: int64(i) * step}
 		clicks = append(clicks, c)
 		v, _ := json.Marshal(c)
 		recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte(c.User), Value: v})
 	}
 	produce(t, addr, recs...)
-	// The watermark of each repartition partition passes the end of the
-	// data only with a later record in it: one per page, far ahead.
-	const end = 3000 * 20
-	flush(t, addr, "clicks", 3, end+20000)
-	want := expectedCounts(clicks, end+20000)
+	// A window closes when every input's watermark passed it: every
+	// partition needs a later record.
+	end := int64(n)*step + 20000
+	flush(t, addr, "clicks", partitions, end)
+	return expectedCounts(clicks, end)
+}
 
-	run := func(stopWhen func() bool) {
-		p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond})
-		pageCounts(p, dir)
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		var err error
-		wg.Add(1)
-		go func() { defer wg.Done(); err = p.Run(ctx) }()
-		deadline := time.Now().Add(30 * time.Second)
-		for !stopWhen() && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		cancel()
-		wg.Wait()
-		if err != nil {
-			t.Fatal(err)
-		}
+// runUntil runs p until done holds (a minute at most), then stops it.
+func runUntil(t *testing.T, p *pipelines.Pipeline, done func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(ctx) }()
+	deadline := time.Now().Add(time.Minute)
+	for !done() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
 	}
-	// A first run stops part-way; the second resumes from the files.
-	run(func() bool { return len(readRows(t, dir)) > len(want)/3 })
-	run(func() bool { return len(readRows(t, dir)) >= len(want) })
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
 
+// checkCounts fails the test unless the committed files of dir hold
+// exactly the want counts, each window once.
+func checkCounts(t *testing.T, dir string, want map[engine.WindowKey[string]]int64) {
+	t.Helper()
 	got := map[engine.WindowKey[string]]int64{}
 	for _, r := range readRows(t, dir) {
 		if _, dup := got[r.Key]; dup {
@@ -150,16 +151,30 @@ func TestWindowToFileExactlyOnce(t *testing.T) {
 		}
 		got[r.Key] = r.Count
 	}
-	var missing []string
+	var wrong []string
 	for k, n := range want {
 		if got[k] != n {
-			missing = append(missing, fmt.Sprintf("%+v: got %d want %d", k, got[k], n))
+			wrong = append(wrong, fmt.Sprintf("%+v: got %d want %d", k, got[k], n))
 		}
 	}
-	sort.Strings(missing)
-	if len(missing) > 0 || len(got) != len(want) {
-		t.Fatalf("%d windows, want %d; wrong: %v", len(got), len(want), missing[:min(10, len(missing))])
+	sort.Strings(wrong)
+	if len(wrong) > 0 || len(got) != len(want) {
+		t.Fatalf("%d windows, want %d; wrong: %v", len(got), len(want), wrong[:min(10, len(wrong))])
 	}
+}
+
+func TestWindowToFileExactlyOnce(t *testing.T) {
+	addr := startBroker(t)
+	dir := t.TempDir()
+	want := clickInput(t, addr, 3, 3000, 17, 7, 20)
+	// A first run stops part-way (if it is slow enough); the second
+	// resumes from the files.
+	for _, enough := range []int{len(want) / 3, len(want)} {
+		p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond})
+		pageCounts(p, dir)
+		runUntil(t, p, func() bool { return len(readRows(t, dir)) >= enough })
+	}
+	checkCounts(t, dir, want)
 }
 
 func TestOnceStopsAtTheEnd(t *testing.T) {
