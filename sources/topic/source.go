@@ -393,8 +393,12 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 			byTask[p.Partition] = i
 			batches = append(batches, connect.Batch{Task: p.Partition})
 		}
-		for _, kr := range p.Records {
-			batches[i].Records = append(batches[i].Records, fromKgo(kr))
+		// One allocation for the partition's records.
+		recs := make([]connect.Record, len(p.Records))
+		batches[i].Records = slices.Grow(batches[i].Records, len(p.Records))
+		for j, kr := range p.Records {
+			fromKgo(&recs[j], kr)
+			batches[i].Records = append(batches[i].Records, &recs[j])
 		}
 		last := p.Records[len(p.Records)-1].Offset
 		s.next[engine.Input{Stream: p.Topic, Partition: p.Partition}] = last + 1
@@ -407,8 +411,8 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 	return batches, nil
 }
 
-func fromKgo(kr *kgo.Record) *connect.Record {
-	r := &connect.Record{
+func fromKgo(r *connect.Record, kr *kgo.Record) {
+	*r = connect.Record{
 		Key: kr.Key, Value: kr.Value, Time: kr.Timestamp.UnixMilli(),
 		Pos: engine.Pos{Input: engine.Input{Stream: kr.Topic, Partition: kr.Partition}, Offset: kr.Offset, Next: kr.Offset + 1},
 	}
@@ -418,7 +422,6 @@ func fromKgo(kr *kgo.Record) *connect.Record {
 			r.Headers[i] = engine.Header{Key: h.Key, Value: h.Value}
 		}
 	}
-	return r
 }
 
 // Commit commits the positions as the group's offsets. With a
