@@ -1,0 +1,154 @@
+package spec_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/runnel-io/runnel/pipelines/spec"
+)
+
+type topicConfig struct {
+	Brokers  []string          `yaml:"brokers"`
+	Topic    string            `yaml:"topic" spec:"required"`
+	Timeout  time.Duration     `yaml:"timeout"`
+	Parts    int               `yaml:"partitions"`
+	Exactly  bool              `yaml:"exactly_once"`
+	Headers  map[string]string `yaml:"headers"`
+	Internal func()            `yaml:"-"`
+}
+
+// root is a small pipeline-like spec: a list of outputs, each a topic
+// config with a format and an expression.
+func root() spec.Field {
+	topic := spec.FromStruct(topicConfig{})
+	topic.Fields = append(topic.Fields,
+		spec.Field{Name: "format", Kind: spec.String, Enum: []string{"json", "csv", "lines"}},
+		spec.Field{Name: "where", Kind: spec.String, Check: func(n *yaml.Node) error {
+			if i := strings.Index(n.Value, "=="); i < 0 {
+				return nil
+			} else {
+				return &spec.ColumnError{Offset: i, Err: errors.New(`use "=" to compare, not "=="`)}
+			}
+		}},
+	)
+	return spec.Field{Kind: spec.Object, Fields: []spec.Field{
+		{Name: "name", Kind: spec.String, Required: true},
+		{Name: "outputs", Kind: spec.List, Elem: &topic},
+	}}
+}
+
+func check(t *testing.T, doc string) []string {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range spec.Check("p.yaml", &n, root()) {
+		got = append(got, p.String())
+	}
+	return got
+}
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  string
+		want []string
+	}{
+		{"valid", "name: x\noutputs:\n  - topic: a\n    timeout: 10s\n    partitions: 3\n    exactly_once: true\n    headers: {a: b}\n", nil},
+		{"every problem at once", `
+name: x
+outputs:
+  - topik: a
+    timeout: ten
+    partitions: 3.5
+    exactly_once: yes please
+    format: jsn
+  - topic: [a]
+    brokers: localhost
+`, []string{
+			`p.yaml:3:5: outputs[0]: unknown field "topik" (did you mean "topic"?)`,
+			`p.yaml:3:5: outputs[0]: missing required field "topic"`,
+			`p.yaml:4:14: outputs[0].timeout: expected a duration such as 500ms, 10s or 1m, got "ten"`,
+			`p.yaml:5:17: outputs[0].partitions: expected an integer, got "3.5"`,
+			`p.yaml:6:19: outputs[0].exactly_once: expected true or false, got "yes please"`,
+			`p.yaml:7:13: outputs[0].format: "jsn" is not one of json, csv, lines (did you mean "json"?)`,
+			`p.yaml:8:12: outputs[1].topic: expected a string, got a list`,
+			`p.yaml:9:14: outputs[1].brokers: expected a list, got "localhost"`,
+		}},
+		{"missing at the top", "outputs: []\n", []string{`p.yaml:1:1: missing required field "name"`}},
+		{"set twice", "name: a\nname: b\n", []string{`p.yaml:2:1: "name" is set twice`}},
+		{"column inside an expression", "name: a\noutputs:\n  - topic: t\n    where: 'a == 1'\n", []string{
+			`p.yaml:4:15: outputs[0].where: use "=" to compare, not "=="`,
+		}},
+		{"not a mapping", "- a\n", []string{`p.yaml:1:1: expected a mapping, got a list`}},
+		{"far from anything", "name: a\nzzzzzzzz: 1\n", []string{`p.yaml:2:1: unknown field "zzzzzzzz"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := check(t, strings.TrimPrefix(tc.doc, "\n"))
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestFromStruct(t *testing.T) {
+	f := spec.FromStruct(&topicConfig{})
+	var names []string
+	for _, ff := range f.Fields {
+		names = append(names, ff.Name)
+	}
+	if got := strings.Join(names, ","); got != "brokers,topic,timeout,partitions,exactly_once,headers" {
+		t.Fatalf("fields %s", got)
+	}
+	if !f.Fields[1].Required || f.Fields[0].Required {
+		t.Error("only topic is required")
+	}
+	if f.Fields[2].Kind != spec.Duration || f.Fields[0].Kind != spec.List || f.Fields[5].Kind != spec.Map {
+		t.Errorf("kinds: %+v", f.Fields)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	opts := []string{"topic", "brokers", "group", "start_at"}
+	for in, want := range map[string]string{"topik": "topic", "broker": "brokers", "groop": "group", "startat": "start_at", "xyz": "", "t": ""} {
+		if got := spec.Suggest(in, opts); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte("password: ${PG_PASSWORD}\nport: ${PORT}\ncost: $$5\nmissing: ${NOPE}\n"), &n); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PG_PASSWORD": "s3cret", "PORT": "5432"}
+	ps := spec.Expand("p.yaml", &n, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if len(ps) != 1 || ps[0].String() != "p.yaml:4:10: the environment variable NOPE is not set" {
+		t.Fatalf("problems: %v", ps)
+	}
+	var got struct {
+		Password string `yaml:"password"`
+		Port     int    `yaml:"port"`
+		Cost     string `yaml:"cost"`
+	}
+	if err := n.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Password != "s3cret" || got.Port != 5432 || got.Cost != "$5" {
+		t.Fatalf("expanded to %+v", got)
+	}
+	// The type of an expanded value is checked like any other.
+	if ps := spec.Check("p.yaml", &n, spec.Field{Kind: spec.Object, Fields: []spec.Field{
+		{Name: "password", Kind: spec.String}, {Name: "port", Kind: spec.Int}, {Name: "cost", Kind: spec.String}, {Name: "missing", Kind: spec.String},
+	}}); len(ps) != 0 {
+		t.Fatalf("problems after expansion: %v", ps)
+	}
+}
