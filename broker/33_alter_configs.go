@@ -37,24 +37,34 @@ func handleAlterConfigs(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Respon
 	for _, rr := range req.Resources {
 		r := kmsg.NewAlterConfigsResponseResource()
 		r.ResourceType, r.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch {
-		case dup[configResource{rr.ResourceType, rr.ResourceName}]:
-			err = errDuplicateResource
-		case rr.ResourceType == kmsg.ConfigResourceTypeTopic:
-			err = replaceTopicConfigs(b, rr, req.ValidateOnly)
-		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
-			err = alterBrokerConfigs(b, rr.ResourceName, len(rr.Configs))
-		default:
-			err = unsupportedResource(rr.ResourceType)
-		}
-		r.ErrorCode, r.ErrorMessage = errorCode(err), errorMessage(err)
-		if err != nil && r.ErrorCode == kerr.UnknownServerError.Code {
-			b.log.Warn("alter configs", "resource", rr.ResourceName, "err", err)
-		}
+		r.ErrorCode, r.ErrorMessage = alterResource(b, "alter configs", rr.ResourceType, rr.ResourceName,
+			dup[configResource{rr.ResourceType, rr.ResourceName}], len(rr.Configs),
+			func() error { return replaceTopicConfigs(b, rr, req.ValidateOnly) })
 		resp.Resources = append(resp.Resources, r)
 	}
 	return resp
+}
+
+// alterResource answers one resource of AlterConfigs or
+// IncrementalAlterConfigs: a resource named twice, a topic (altered by
+// alterTopic), a broker (which has no dynamic configs) or another type.
+func alterResource(b *Broker, api string, rt kmsg.ConfigResourceType, name string, dup bool, configs int, alterTopic func() error) (int16, *string) {
+	var err error
+	switch {
+	case dup:
+		err = errDuplicateResource
+	case rt == kmsg.ConfigResourceTypeTopic:
+		err = alterTopic()
+	case rt == kmsg.ConfigResourceTypeBroker:
+		err = alterBrokerConfigs(b, name, configs)
+	default:
+		err = unsupportedResource(rt)
+	}
+	code := errorCode(err)
+	if err != nil && code == kerr.UnknownServerError.Code {
+		b.log.Warn(api, "resource", name, "err", err)
+	}
+	return code, errorMessage(err)
 }
 
 func replaceTopicConfigs(b *Broker, rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {

@@ -34,21 +34,9 @@ func handleIncrementalAlterConfigs(b *Broker, _ *clientConn, kreq kmsg.Request) 
 	for _, rr := range req.Resources {
 		r := kmsg.NewIncrementalAlterConfigsResponseResource()
 		r.ResourceType, r.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch {
-		case dup[configResource{rr.ResourceType, rr.ResourceName}]:
-			err = errDuplicateResource
-		case rr.ResourceType == kmsg.ConfigResourceTypeTopic:
-			err = incrementalTopicConfigs(b, rr, req.ValidateOnly)
-		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
-			err = alterBrokerConfigs(b, rr.ResourceName, len(rr.Configs))
-		default:
-			err = unsupportedResource(rr.ResourceType)
-		}
-		r.ErrorCode, r.ErrorMessage = errorCode(err), errorMessage(err)
-		if err != nil && r.ErrorCode == kerr.UnknownServerError.Code {
-			b.log.Warn("incremental alter configs", "resource", rr.ResourceName, "err", err)
-		}
+		r.ErrorCode, r.ErrorMessage = alterResource(b, "incremental alter configs", rr.ResourceType, rr.ResourceName,
+			dup[configResource{rr.ResourceType, rr.ResourceName}], len(rr.Configs),
+			func() error { return incrementalTopicConfigs(b, rr, req.ValidateOnly) })
 		resp.Resources = append(resp.Resources, r)
 	}
 	return resp
