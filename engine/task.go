@@ -227,17 +227,8 @@ func (t *Task) Stateful() bool { return len(t.states) > 0 }
 // It returns an error only under the Fail policy; the task must then be
 // discarded.
 func (t *Task) Process(source string, r *Raw) error {
-	entry, err := t.entry(source)
-	if err != nil {
-		return err
-	}
-	t.cur = r
-	t.metrics.In.Add(1)
-	entry(r)
-	t.cur = nil
-	t.origin.set = false
-	t.publishWatermark()
-	return t.err
+	one := [1]*Raw{r}
+	return t.ProcessBatch(source, one[:])
 }
 
 // ProcessBatch is Process for records of one source in a row; it
