@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/runnel-io/runnel/internal/proctest"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -79,30 +80,12 @@ func brokerChildFail(format string, args ...any) {
 	os.Exit(2)
 }
 
-// syncBuffer collects a child's stderr; it is read while the child runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // brokerProc is a running child broker.
 type brokerProc struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
 	addr    string
-	stderr  *syncBuffer
+	stderr  *proctest.Buffer
 	exited  chan struct{} // closed when Wait returns
 	waitErr error         // set before exited closes
 	killed  bool
@@ -115,7 +98,7 @@ func startBrokerProc(t *testing.T, dataDir, addrDir string, n int) *brokerProc {
 	addrFile := filepath.Join(addrDir, fmt.Sprintf("addr-%d", n))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBrokerProcess$")
 	cmd.Env = append(os.Environ(), brokerCrashDirEnv+"="+dataDir, brokerCrashAddrEnv+"="+addrFile)
-	p := &brokerProc{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &brokerProc{cmd: cmd, stderr: &proctest.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -3,7 +3,6 @@
 package pipelines_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/runnel-io/runnel/internal/proctest"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -402,30 +403,12 @@ func (e *crashEnv) saveLogs(dir string, children []*child) {
 	}
 }
 
-// syncBuffer collects a child's stderr; it is read while the child runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // child is a child process running a pipeline.
 type child struct {
 	name    string
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
-	stderr  *syncBuffer
+	stderr  *proctest.Buffer
 	exited  chan struct{} // closed when Wait returns
 	waitErr error         // set before exited closes
 }
@@ -440,7 +423,7 @@ func (e *crashEnv) start(kind, instance string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPipelineChild$")
 	cmd.Env = append(os.Environ(), childKindEnv+"="+kind, childBrokerEnv+"="+e.addr,
 		childDirEnv+"="+e.dir, childInstanceEnv+"="+instance)
-	c := &child{name: fmt.Sprintf("child %d (%s)", n, instance), cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	c := &child{name: fmt.Sprintf("child %d (%s)", n, instance), cmd: cmd, stderr: &proctest.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

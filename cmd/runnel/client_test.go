@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/internal/proctest"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -342,7 +344,7 @@ func TestConsumeFollow(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr proctest.Buffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- run(ctx, []string{"consume", "tail", "-b", addr, "--follow", "--format", "{{.Value}}"}, strings.NewReader(""), &stdout, &stderr)
