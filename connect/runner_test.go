@@ -336,6 +336,24 @@ func TestExactlyOnceResumesWhereTheSinkSays(t *testing.T) {
 	requireOrder(t, j, "source.Open", "source.Assigned([0 1])", "out.OpenTask(0)", "out.Write(0)", "out.Commit", "source.Commit", "source.Close")
 }
 
+// countRig is countGraph over fakes: a journal, a source, the sink out
+// and a state store, checkpointing every 5ms.
+type countRig struct {
+	j   *connecttest.Journal
+	src *connecttest.Source
+	out *connecttest.Sink
+	st  *connecttest.State
+	cfg connect.StageConfig
+}
+
+func newCountRig(newSink func(string, *connecttest.Journal) *connecttest.Sink) countRig {
+	j := &connecttest.Journal{}
+	r := countRig{j: j, src: connecttest.NewSource(j), out: newSink("out", j), st: connecttest.NewState(j)}
+	r.cfg = connect.StageConfig{Graph: countGraph(), Source: r.src, Sinks: map[string]connect.Sink{"out": r.out},
+		State: r.st, CheckpointInterval: 5 * time.Millisecond}
+	return r
+}
+
 // TestExactlyOnceSavesStateBeforeCommitAndRestores: a stateful task's
 // snapshot is saved before the sink commits; a process dying between the
 // two leaves a snapshot newer than the sink's positions, and the next run
@@ -343,12 +361,8 @@ func TestExactlyOnceResumesWhereTheSinkSays(t *testing.T) {
 // counts on without counting a record twice.
 func TestExactlyOnceSavesStateBeforeCommitAndRestores(t *testing.T) {
 	t.Parallel()
-	j := &connecttest.Journal{}
-	src := connecttest.NewSource(j)
-	out := connecttest.NewExactlyOnceSink("out", j)
-	st := connecttest.NewState(j)
-	cfg := connect.StageConfig{Graph: countGraph(), Source: src, Sinks: map[string]connect.Sink{"out": out},
-		State: st, CheckpointInterval: 5 * time.Millisecond}
+	rig := newCountRig(connecttest.NewExactlyOnceSink)
+	j, src, out, st, cfg := rig.j, rig.src, rig.out, rig.st, rig.cfg
 
 	src.Push(connecttest.Assign(0))
 	rn := startRun(t, cfg)
@@ -459,12 +473,8 @@ func TestSinkWithoutPositionsIgnoresSnapshots(t *testing.T) {
 // snapshot's.
 func TestAtLeastOnceCommitsFirstAndRestartsFromNewestSnapshot(t *testing.T) {
 	t.Parallel()
-	j := &connecttest.Journal{}
-	src := connecttest.NewSource(j)
-	out := connecttest.NewAtLeastOnceSink("out", j)
-	st := connecttest.NewState(j)
-	cfg := connect.StageConfig{Graph: countGraph(), Source: src, Sinks: map[string]connect.Sink{"out": out},
-		State: st, CheckpointInterval: 5 * time.Millisecond}
+	rig := newCountRig(connecttest.NewAtLeastOnceSink)
+	j, src, out, cfg := rig.j, rig.src, rig.out, rig.cfg
 
 	src.Push(connecttest.Assign(0))
 	rn := startRun(t, cfg)
@@ -503,10 +513,8 @@ func TestAtLeastOnceCommitsFirstAndRestartsFromNewestSnapshot(t *testing.T) {
 // counted once.
 func TestAbortedCommitRollsBack(t *testing.T) {
 	t.Parallel()
-	j := &connecttest.Journal{}
-	src := connecttest.NewSource(j)
-	out := connecttest.NewExactlyOnceSink("out", j)
-	st := connecttest.NewState(j)
+	rig := newCountRig(connecttest.NewExactlyOnceSink)
+	src, out := rig.src, rig.out
 	out.OnAbort(func() {
 		for _, id := range src.Assigned() {
 			src.Rewind(id, out.Positions(id))
@@ -514,8 +522,7 @@ func TestAbortedCommitRollsBack(t *testing.T) {
 	})
 	out.FailCommit(2, connect.ErrAborted)
 	src.Push(connecttest.Assign(0, 1))
-	rn := startRun(t, connect.StageConfig{Graph: countGraph(), Source: src, Sinks: map[string]connect.Sink{"out": out},
-		State: st, CheckpointInterval: 5 * time.Millisecond})
+	rn := startRun(t, rig.cfg)
 
 	src.Append(in0, connecttest.Rec("a", "1", 1000), connecttest.Rec("a", "2", 2000))
 	rn.until("the first commit", func() bool { return len(out.Commits()) == 1 })
