@@ -253,6 +253,23 @@ func From[K, V any](g *Graph, name string, keys Serde[K], values Serde[V]) Strea
 	return Stream[K, V]{g: g, n: n}
 }
 
+// encode encodes k and v into out's Key and Value with the serdes; an
+// error goes to the error policy, and encode returns false.
+func encode[K, V any](t *Task, op string, keys Serde[K], values Serde[V], k K, v V, out *Raw) bool {
+	kb, err := keys.Encode(k)
+	if err != nil {
+		t.fail(op, fmt.Errorf("encoding key: %w", err))
+		return false
+	}
+	vb, err := values.Encode(v)
+	if err != nil {
+		t.fail(op, fmt.Errorf("encoding value: %w", err))
+		return false
+	}
+	out.Key, out.Value = kb, vb
+	return true
+}
+
 // decode decodes raw into r with the serdes; an error goes to the error
 // policy, and decode returns false.
 func decode[K, V any](t *Task, op string, keys Serde[K], values Serde[V], raw *Raw, r *Record[K, V]) bool {
@@ -284,18 +301,9 @@ func To[K, V any](s Stream[K, V], name string, keys Serde[K], values Serde[V]) {
 		// reused.
 		var out Raw
 		return collectFunc[K, V](func(r *Record[K, V]) {
-			k, err := keys.Encode(r.Key)
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("encoding key: %w", err))
+			if !encode(t, n.name, keys, values, r.Key, r.Value, &out) {
 				return
 			}
-			v, err := values.Encode(r.Value)
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("encoding value: %w", err))
-				return
-			}
-			out.Key = k
-			out.Value = v
 			out.Time = r.Time
 			out.Headers = r.Headers
 			out.Pos = r.Pos

@@ -243,21 +243,17 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 		ks := &keyBySend{output: n.sinkName, sent: math.MinInt64}
 		ks.wm.init(WindowSpec{})
 		t.keyBys = append(t.keyBys, ks)
+		var out Raw // the output copies what it keeps
 		return collectFunc[K, V](func(r *Record[K, V]) {
 			ks.wm.observe(r.Pos.Input, r.Time)
-			k, err := keys.Encode(fn(*r))
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("encoding key: %w", err))
+			if !encode(t, n.name, keys, values, fn(*r), r.Value, &out) {
 				return
 			}
-			v, err := values.Encode(r.Value)
-			if err != nil {
-				t.fail(n.name, fmt.Errorf("encoding value: %w", err))
-				return
-			}
-			hs := make([]Header, 0, len(r.Headers)+1)
-			hs = append(append(hs, r.Headers...), Header{HeaderOrigin, encodeOrigin(t.id, ks.wm.current)})
-			t.write(n.sinkName, &Raw{Key: k, Value: v, Time: r.Time, Headers: hs, Pos: r.Pos})
+			out.Time, out.Pos = r.Time, r.Pos
+			// A new slice: the output's copy of the record keeps it.
+			out.Headers = make([]Header, 0, len(r.Headers)+1)
+			out.Headers = append(append(out.Headers, r.Headers...), Header{HeaderOrigin, encodeOrigin(t.id, ks.wm.current)})
+			t.write(n.sinkName, &out)
 		})
 	}
 	n.buildRecv = func(t *Task, outs []any) any {
