@@ -91,20 +91,12 @@ func (w WindowSpec) EmitOnUpdate() WindowSpec { w.Emit = EmitUpdate; return w }
 // Validate reports a window spec that cannot work.
 func (w WindowSpec) Validate() error {
 	switch w.Kind {
-	case TumblingWindows:
+	case TumblingWindows, HoppingWindows, SlidingWindows:
 		if w.Size <= 0 {
 			return fmt.Errorf("window size must be positive, not %dms", w.Size)
 		}
-	case HoppingWindows:
-		if w.Size <= 0 {
-			return fmt.Errorf("window size must be positive, not %dms", w.Size)
-		}
-		if w.Advance <= 0 || w.Advance > w.Size {
+		if w.Kind == HoppingWindows && (w.Advance <= 0 || w.Advance > w.Size) {
 			return fmt.Errorf("window advance must be positive and at most the size (%dms), not %dms", w.Size, w.Advance)
-		}
-	case SlidingWindows:
-		if w.Size <= 0 {
-			return fmt.Errorf("window size must be positive, not %dms", w.Size)
 		}
 	case SessionWindows:
 		if w.Gap <= 0 {
