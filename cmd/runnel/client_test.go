@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel-io/runnel/internal/brokertest"
+
 	"github.com/runnel-io/runnel/internal/proctest"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/runnel-io/runnel/broker"
 )
 
 // startTestBroker starts a broker in this process and returns its address.
@@ -23,23 +23,13 @@ import (
 // joined (no group.initial.rebalance.delay.ms).
 func startTestBroker(t *testing.T) string {
 	t.Helper()
-	b, err := broker.New(broker.DataDir(t.TempDir()), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b.Addr()
+	return brokertest.Start(t)
 }
 
 // kafkaClient is a franz-go client of addr for checks behind the CLI's back.
 func kafkaClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return brokertest.Client(t, addr, opts...)
 }
 
 func ctxT(t *testing.T) context.Context {
