@@ -126,6 +126,15 @@ type Source interface {
 	Close(ctx context.Context) error
 }
 
+// InputLister is implemented by a source whose tasks read several inputs
+// known in advance (a topic source reading co-partitioned topics: task p
+// reads partition p of each). The runtime has the windows of a task wait
+// for each of them before their watermark moves, so that an input read
+// later than the others does not find its windows closed.
+type InputLister interface {
+	Inputs(task TaskID) []engine.Input
+}
+
 // ErrEndOfInput is returned by Poll of a source that read everything it
 // was asked to (a bounded run).
 var ErrEndOfInput = errors.New("connect: end of input")

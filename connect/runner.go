@@ -474,6 +474,9 @@ func (r *Runner) newTask(id TaskID) (*task, error) {
 	if r.info.Repartition && r.cfg.Upstreams > 0 {
 		et.ExpectUpstreams(r.cfg.Upstreams)
 	}
+	if il, ok := r.cfg.Source.(InputLister); ok {
+		et.ExpectInputs(il.Inputs(id)...)
+	}
 	t.t = et
 	return t, nil
 }

@@ -280,6 +280,18 @@ func (t *Task) ExpectUpstreams(n int) {
 	}
 }
 
+// ExpectInputs tells the task the inputs it reads (a task reading several
+// co-partitioned topics reads one partition of each): its windows hold
+// their watermarks back until each has shown progress (or gone idle), so
+// that the records of an input read later than another are not late.
+func (t *Task) ExpectInputs(ins ...Input) {
+	for _, in := range ins {
+		for _, c := range t.clocked {
+			c.expect(in)
+		}
+	}
+}
+
 // Marker is a watermark record a task broadcasts to every partition of a
 // repartition topic, so that downstream windows see the task's progress
 // even in partitions it writes no record to.

@@ -159,6 +159,16 @@ func (s *Source) Session() *kgo.GroupTransactSession { return s.session }
 // Client returns the source's client, once it is open.
 func (s *Source) Client() *kgo.Client { return s.cl }
 
+// Inputs returns partition task of each topic the source reads: the
+// inputs a task's windows wait for (connect.InputLister).
+func (s *Source) Inputs(task connect.TaskID) []engine.Input {
+	ins := make([]engine.Input, len(s.cfg.Topics))
+	for i, t := range s.cfg.Topics {
+		ins[i] = engine.Input{Stream: t, Partition: task}
+	}
+	return ins
+}
+
 // Open joins the group.
 func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 	s.a = a
