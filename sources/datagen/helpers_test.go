@@ -1,0 +1,112 @@
+package datagen
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/engine"
+)
+
+// fakeAssignments returns fixed positions for task 0 and records the
+// calls.
+type fakeAssignments struct {
+	mu       sync.Mutex
+	pos      engine.Positions
+	err      error
+	assigned [][]connect.TaskID
+}
+
+func (a *fakeAssignments) Assigned(_ context.Context, tasks []connect.TaskID) (map[connect.TaskID]engine.Positions, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.assigned = append(a.assigned, tasks)
+	if a.err != nil {
+		return nil, a.err
+	}
+	if a.pos == nil {
+		return nil, nil
+	}
+	return map[connect.TaskID]engine.Positions{0: a.pos.Clone()}, nil
+}
+
+func (a *fakeAssignments) Revoked(context.Context, []connect.TaskID) {}
+func (a *fakeAssignments) Lost(context.Context, []connect.TaskID)    {}
+
+// at returns Assignments resuming preset's input at next.
+func at(preset string, next int64) *fakeAssignments {
+	return &fakeAssignments{pos: engine.Positions{{Stream: "datagen:" + preset}: next}}
+}
+
+func requireNoError(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+func requireErrorContains(t testing.TB, err error, subs ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", subs)
+	}
+	for _, sub := range subs {
+		if !strings.Contains(err.Error(), sub) {
+			t.Fatalf("error %q does not contain %q", err, sub)
+		}
+	}
+}
+
+// open returns an opened Source for cfg, closed at the end of the test.
+func open(t testing.TB, cfg Config, a connect.Assignments) *Source {
+	t.Helper()
+	s, err := New(cfg)
+	requireNoError(t, err)
+	if a == nil {
+		a = &fakeAssignments{}
+	}
+	requireNoError(t, s.Open(context.Background(), a))
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+// records flattens batches, checking they are all of task 0.
+func records(t testing.TB, bs []connect.Batch) []*connect.Record {
+	t.Helper()
+	var out []*connect.Record
+	for _, b := range bs {
+		if b.Task != 0 {
+			t.Fatalf("batch of task %d, want 0", b.Task)
+		}
+		out = append(out, b.Records...)
+	}
+	return out
+}
+
+// readAll polls a bounded source until ErrEndOfInput.
+func readAll(t testing.TB, s *Source) []*connect.Record {
+	t.Helper()
+	var out []*connect.Record
+	for i := 0; ; i++ {
+		if i > 1_000_000 {
+			t.Fatal("bounded source never ended")
+		}
+		bs, err := s.Poll(context.Background())
+		if errors.Is(err, connect.ErrEndOfInput) {
+			return out
+		}
+		requireNoError(t, err)
+		out = append(out, records(t, bs)...)
+	}
+}
+
+// generateN returns records first..first+n-1 of cfg, read by a source
+// resuming at first.
+func generateN(t testing.TB, cfg Config, first, n int64) []*connect.Record {
+	t.Helper()
+	cfg.Count = n
+	return readAll(t, open(t, cfg, at(cfg.Preset, first)))
+}

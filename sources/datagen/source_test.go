@@ -1,0 +1,435 @@
+package datagen
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/engine"
+)
+
+// equalRecords fails unless got and want are the same records, byte for
+// byte.
+func equalRecords(t *testing.T, got, want []*connect.Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	for k := range got {
+		g, w := got[k], want[k]
+		if !bytes.Equal(g.Key, w.Key) || !bytes.Equal(g.Value, w.Value) || g.Time != w.Time || g.Pos != w.Pos || len(g.Headers)+len(w.Headers) != 0 {
+			t.Fatalf("record %d differs:\n got %s %s %d %+v %v\nwant %s %s %d %+v %v", k,
+				g.Key, g.Value, g.Time, g.Pos, g.Headers, w.Key, w.Value, w.Time, w.Pos, w.Headers)
+		}
+	}
+}
+
+func TestDeterminism(t *testing.T) {
+	t.Parallel()
+	for _, preset := range Presets() {
+		t.Run(preset, func(t *testing.T) {
+			t.Parallel()
+			// 4000 clicks cross several frames of the clicks schedule.
+			const n = 4000
+			cfg := Config{Preset: preset, MaxBatch: 97}
+			all := generateN(t, cfg, 0, n)
+			for k, r := range all {
+				if want := (engine.Pos{Input: engine.Input{Stream: "datagen:" + preset}, Offset: int64(k), Next: int64(k) + 1}); r.Pos != want {
+					t.Fatalf("record %d at %+v, want %+v", k, r.Pos, want)
+				}
+			}
+			// Resumed anywhere, with other batch sizes: the same bytes.
+			for _, first := range []int64{1, 499, 1234, 2999} {
+				cfg := cfg
+				cfg.MaxBatch = int(first%13) + 1
+				equalRecords(t, generateN(t, cfg, first, n-first), all[first:])
+			}
+			// Record by record, backwards: the same bytes.
+			g := newGenerator(cfg.withDefaults())
+			for i := int64(n - 1); i >= 0; i -= 7 {
+				buf, keyLen, ts := g.appendRecord(nil, i)
+				if r := all[i]; !bytes.Equal(buf[:keyLen], r.Key) || !bytes.Equal(buf[keyLen:], r.Value) || ts != r.Time {
+					t.Fatalf("record %d generated alone: %s %s %d, want %s %s %d", i, buf[:keyLen], buf[keyLen:], ts, r.Key, r.Value, r.Time)
+				}
+			}
+			// Another seed, start or number of keys: other records.
+			for _, other := range []Config{
+				{Preset: preset, Seed: 2},
+				{Preset: preset, Keys: 50},
+				{Preset: preset, Start: "2026-11-21T09:00:01Z"},
+			} {
+				recs := generateN(t, other, 0, 100)
+				same := 0
+				for k, r := range recs {
+					if bytes.Equal(r.Value, all[k].Value) {
+						same++
+					}
+				}
+				if same > 5 {
+					t.Fatalf("%+v: %d of 100 records as with the defaults", other, same)
+				}
+			}
+		})
+	}
+}
+
+func TestBoundedCount(t *testing.T) {
+	t.Parallel()
+	s := open(t, Config{Preset: PresetOrders, Count: 1234, MaxBatch: 100}, nil)
+	if lag := s.Lag()[0]; lag != 1234 {
+		t.Fatalf("lag before the first Poll %d, want 1234", lag)
+	}
+	var got []*connect.Record
+	for {
+		bs, err := s.Poll(context.Background())
+		if errors.Is(err, connect.ErrEndOfInput) {
+			break
+		}
+		requireNoError(t, err)
+		recs := records(t, bs)
+		if len(recs) == 0 || len(recs) > 100 {
+			t.Fatalf("Poll returned %d records, want 1 to 100", len(recs))
+		}
+		got = append(got, recs...)
+		if lag := s.Lag()[0]; lag != int64(1234-len(got)) {
+			t.Fatalf("lag %d after %d records, want %d", lag, len(got), 1234-len(got))
+		}
+		if len(got) > 1234 {
+			t.Fatalf("more than Count records")
+		}
+	}
+	if len(got) != 1234 || got[1233].Pos.Next != 1234 {
+		t.Fatalf("got %d records, the last ending at %d; want 1234", len(got), got[len(got)-1].Pos.Next)
+	}
+	for range 2 {
+		if _, err := s.Poll(context.Background()); !errors.Is(err, connect.ErrEndOfInput) {
+			t.Fatalf("Poll after the end: %v, want ErrEndOfInput", err)
+		}
+	}
+	if lag := s.Lag()[0]; lag != 0 {
+		t.Fatalf("lag %d at the end, want 0", lag)
+	}
+	t.Run("unbounded", func(t *testing.T) {
+		s := open(t, Config{Preset: PresetOrders, MaxBatch: 7}, nil)
+		for range 3 {
+			bs, err := s.Poll(context.Background())
+			requireNoError(t, err)
+			if n := len(records(t, bs)); n != 7 {
+				t.Fatalf("Poll returned %d records, want MaxBatch 7", n)
+			}
+		}
+		if lag := s.Lag()[0]; lag != -1 {
+			t.Fatalf("lag %d, want -1 (unbounded)", lag)
+		}
+	})
+}
+
+func TestResumeAtAssignedPosition(t *testing.T) {
+	t.Parallel()
+	a := at(PresetPageviews, 500)
+	s := open(t, Config{Preset: PresetPageviews, Count: 10}, a)
+	recs := readAll(t, s)
+	if len(recs) != 10 || recs[0].Pos.Offset != 500 || recs[9].Pos.Next != 510 {
+		t.Fatalf("got %d records from %+v, want 10 from 500", len(recs), recs[0].Pos)
+	}
+	if len(a.assigned) != 1 || len(a.assigned[0]) != 1 || a.assigned[0][0] != 0 {
+		t.Fatalf("Assigned calls %v, want one for task 0", a.assigned)
+	}
+	// Positions of other inputs (another preset) are not the source's.
+	s = open(t, Config{Preset: PresetPageviews, Count: 1}, at(PresetOrders, 500))
+	if recs := readAll(t, s); recs[0].Pos.Offset != 0 {
+		t.Fatalf("resumed at %d on the position of another input", recs[0].Pos.Offset)
+	}
+	t.Run("negative", func(t *testing.T) {
+		s := open(t, Config{Preset: PresetPageviews}, at(PresetPageviews, -1))
+		_, err := s.Poll(context.Background())
+		requireErrorContains(t, err, "assigned position -1 of datagen:pageviews is negative")
+	})
+	t.Run("error", func(t *testing.T) {
+		boom := errors.New("boom")
+		s := open(t, Config{Preset: PresetPageviews}, &fakeAssignments{err: boom})
+		_, err := s.Poll(context.Background())
+		if !errors.Is(err, boom) {
+			t.Fatalf("Poll: %v, want the Assigned error", err)
+		}
+		requireErrorContains(t, err, "assigning task 0")
+	})
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	requireNoError(t, err)
+	return string(b)
+}
+
+func TestOffsetsFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	offsets := filepath.Join(dir, "offsets.json")
+	cfg := Config{Preset: PresetClicks, Count: 300, OffsetsFile: offsets}
+	ctx := context.Background()
+
+	s := open(t, cfg, nil)
+	first := readAll(t, s)
+	if _, err := os.Stat(offsets); !os.IsNotExist(err) {
+		t.Fatalf("offsets file written before a Commit: %v", err)
+	}
+	in := s.Input()
+	requireNoError(t, s.Commit(ctx, connect.Checkpoint{0: {in: 120}}))
+	if got, want := readFile(t, offsets), `{"version":1,"preset":"clicks","next":120}`+"\n"; got != want {
+		t.Fatalf("offsets file %q, want %q", got, want)
+	}
+	// Other tasks and inputs are not the source's.
+	requireNoError(t, s.Commit(ctx, connect.Checkpoint{7: {in: 5}, 0: {{Stream: "datagen:orders"}: 6}}))
+	requireNoError(t, s.Commit(ctx, connect.Checkpoint{}))
+	if next, _, err := readOffsets(offsets, PresetClicks); err != nil || next != 120 {
+		t.Fatalf("stored %d (%v), want 120", next, err)
+	}
+	if _, err := os.Stat(offsets + ".tmp"); !os.IsNotExist(err) {
+		t.Fatalf("temporary file left: %v", err)
+	}
+	requireErrorContains(t, s.Commit(ctx, connect.Checkpoint{0: {in: -1}}), "committed position -1")
+
+	// A new source resumes there, and generates the same records...
+	s2 := open(t, cfg, nil)
+	resumed := readAll(t, s2)
+	equalRecords(t, resumed[:180], first[120:])
+	if resumed[299].Pos.Next != 420 {
+		t.Fatalf("the resumed run ends at %d, want 120+Count", resumed[299].Pos.Next)
+	}
+	// ...unless the Assignments say otherwise.
+	s3 := open(t, cfg, at(PresetClicks, 7))
+	equalRecords(t, readAll(t, s3)[:10], first[7:17])
+
+	t.Run("no offsets file", func(t *testing.T) {
+		dir := t.TempDir()
+		s := open(t, Config{Preset: PresetClicks, Count: 3}, nil)
+		readAll(t, s)
+		requireNoError(t, s.Commit(ctx, connect.Checkpoint{0: {in: 3}}))
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("Commit without OffsetsFile wrote %v", entries)
+		}
+	})
+	for _, tc := range []struct{ name, content, want string }{
+		{"corrupt", `{"version":1,"pre`, "corrupt: unexpected end of JSON input"},
+		{"not an object", `[1]`, "corrupt:"},
+		{"version", `{"version":2,"preset":"clicks","next":1}`, "unknown version 2"},
+		{"other preset", `{"version":1,"preset":"orders","next":1}`, `holds the position of preset "orders", not "clicks"`},
+		{"negative", `{"version":1,"preset":"clicks","next":-4}`, "corrupt: negative position -4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := filepath.Join(t.TempDir(), "o.json")
+			requireNoError(t, os.WriteFile(bad, []byte(tc.content), 0o644))
+			s, err := New(Config{Preset: PresetClicks, OffsetsFile: bad})
+			requireNoError(t, err)
+			requireErrorContains(t, s.Open(ctx, &fakeAssignments{}), "datagen source: offsets_file: "+bad+": "+tc.want)
+		})
+	}
+	t.Run("relative path", func(t *testing.T) {
+		s, err := New(Config{Preset: PresetClicks, OffsetsFile: "o.json"})
+		requireNoError(t, err)
+		if !filepath.IsAbs(s.cfg.OffsetsFile) {
+			t.Fatalf("offsets file %q not made absolute at New", s.cfg.OffsetsFile)
+		}
+	})
+}
+
+// A Commit that fails half way leaves the previous offsets file as it was.
+func TestCommitAtomic(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	offsets := filepath.Join(dir, "offsets.json")
+	ctx := context.Background()
+	s := open(t, Config{Preset: PresetOrders, OffsetsFile: offsets}, nil)
+	in := s.Input()
+	requireNoError(t, s.Commit(ctx, connect.Checkpoint{0: {in: 10}}))
+	before := readFile(t, offsets)
+
+	// The temporary file cannot be created: a directory is in its way.
+	requireNoError(t, os.Mkdir(offsets+".tmp", 0o755))
+	requireErrorContains(t, s.Commit(ctx, connect.Checkpoint{0: {in: 20}}), "datagen source: offsets_file:")
+	if got := readFile(t, offsets); got != before {
+		t.Fatalf("a failed Commit changed the offsets file to %q", got)
+	}
+	requireNoError(t, os.Remove(offsets+".tmp"))
+	requireNoError(t, s.Commit(ctx, connect.Checkpoint{0: {in: 20}}))
+	if next, _, err := readOffsets(offsets, PresetOrders); err != nil || next != 20 {
+		t.Fatalf("stored %d (%v) after the retried Commit, want 20", next, err)
+	}
+
+	// A temporary file left by a crash is replaced, and never read.
+	requireNoError(t, os.WriteFile(offsets+".tmp", []byte("{half"), 0o644))
+	s2 := open(t, Config{Preset: PresetOrders, OffsetsFile: offsets, Count: 1}, nil)
+	if recs := readAll(t, s2); recs[0].Pos.Offset != 20 {
+		t.Fatalf("resumed at %d, want 20", recs[0].Pos.Offset)
+	}
+	requireNoError(t, s2.Commit(ctx, connect.Checkpoint{0: {in: 21}}))
+	if next, _, err := readOffsets(offsets, PresetOrders); err != nil || next != 21 {
+		t.Fatalf("stored %d (%v), want 21", next, err)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := New(Config{Preset: PresetPageviews})
+	requireNoError(t, err)
+	if _, err := s.Poll(ctx); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("Poll before Open: %v", err)
+	}
+	requireErrorContains(t, s.Open(ctx, nil), "Assignments")
+	requireNoError(t, s.Open(ctx, &fakeAssignments{}))
+	requireErrorContains(t, s.Open(ctx, &fakeAssignments{}), "already open")
+	bs, err := s.Poll(ctx)
+	requireNoError(t, err)
+	if n := len(records(t, bs)); n != DefaultMaxBatch {
+		t.Fatalf("Poll returned %d records, want %d", n, DefaultMaxBatch)
+	}
+	requireNoError(t, s.Close(ctx))
+	requireNoError(t, s.Close(ctx))
+	if _, err := s.Poll(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Poll after Close: %v", err)
+	}
+	if err := s.Open(ctx, &fakeAssignments{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	s = open(t, Config{Preset: PresetPageviews}, nil)
+	if _, err := s.Poll(canceled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Poll with a canceled ctx: %v", err)
+	}
+}
+
+// The records of a batch do not share bytes that a sink could see change.
+func TestRecordsAreIndependent(t *testing.T) {
+	t.Parallel()
+	s := open(t, Config{Preset: PresetOrders, MaxBatch: 50}, nil)
+	bs, err := s.Poll(context.Background())
+	requireNoError(t, err)
+	recs := records(t, bs)
+	want := make([]string, len(recs))
+	for k, r := range recs {
+		want[k] = string(r.Key) + "|" + string(r.Value)
+		if cap(r.Key) != len(r.Key) || cap(r.Value) != len(r.Value) {
+			t.Fatalf("record %d: key or value with spare capacity: an append would write into another record", k)
+		}
+	}
+	_ = append(recs[0].Key, "XXXX"...)
+	_ = append(recs[0].Value, "XXXX"...)
+	if _, err := s.Poll(context.Background()); err != nil { // a next batch
+		t.Fatal(err)
+	}
+	for k, r := range recs {
+		if got := string(r.Key) + "|" + string(r.Value); got != want[k] {
+			t.Fatalf("record %d changed to %s", k, got)
+		}
+	}
+}
+
+func TestRateCancel(t *testing.T) {
+	t.Parallel()
+	// One record every 1000 s: the first at once, the second never here.
+	s := open(t, Config{Preset: PresetClicks, Rate: 0.001}, nil)
+	bs, err := s.Poll(context.Background())
+	requireNoError(t, err)
+	if n := len(records(t, bs)); n != 1 {
+		t.Fatalf("first paced Poll returned %d records, want 1", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		bs, err := s.Poll(ctx)
+		if len(bs) > 0 {
+			err = fmt.Errorf("got %d batches", len(bs))
+		}
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Poll: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Poll ignored the cancellation")
+	}
+	// The source goes on after a canceled Poll: the next record is not
+	// due yet.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := s.Poll(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Poll: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// fakeClock is a clock whose time moves when the test says, and whose
+// timers move it to their deadline when waited on.
+type fakeClock struct {
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *fakeClock) install(p *pacer) {
+	p.now = func() time.Time { return c.now }
+	p.timer = func(d time.Duration) (<-chan time.Time, func() bool) {
+		c.waits = append(c.waits, d)
+		c.now = c.now.Add(d)
+		ch := make(chan time.Time, 1)
+		ch <- c.now
+		return ch, func() bool { return false }
+	}
+}
+
+func TestPacing(t *testing.T) {
+	t.Parallel()
+	s := open(t, Config{Preset: PresetOrders, Rate: 10, MaxBatch: 25}, nil)
+	clock := &fakeClock{now: time.Unix(1000, 0)}
+	clock.install(&s.pace)
+	poll := func() int {
+		t.Helper()
+		bs, err := s.Poll(context.Background())
+		requireNoError(t, err)
+		return len(records(t, bs))
+	}
+	if n := poll(); n != 1 || len(clock.waits) != 0 {
+		t.Fatalf("first Poll: %d records after waits %v, want 1 at once", n, clock.waits)
+	}
+	// The next is due 100 ms later: Poll waits for it.
+	if n := poll(); n != 1 || len(clock.waits) != 1 || clock.waits[0] != 100*time.Millisecond {
+		t.Fatalf("second Poll: %d records after waits %v, want 1 after 100ms", n, clock.waits)
+	}
+	// 1.05 s later, 10 more are due.
+	clock.now = clock.now.Add(1050 * time.Millisecond)
+	if n := poll(); n != 10 || len(clock.waits) != 1 {
+		t.Fatalf("Poll 1.05s later: %d records after waits %v, want 10 at once", n, clock.waits)
+	}
+	if n := poll(); n != 1 || clock.waits[1] != 50*time.Millisecond {
+		t.Fatalf("Poll: %d records after waits %v, want 1 after 50ms", n, clock.waits)
+	}
+	// A minute behind: one batch, no catching up.
+	clock.now = clock.now.Add(time.Minute)
+	if n := poll(); n != 25 {
+		t.Fatalf("Poll a minute later: %d records, want MaxBatch 25", n)
+	}
+	if n := poll(); n != 1 || clock.waits[2] != 100*time.Millisecond {
+		t.Fatalf("Poll after catching up: %d records after waits %v, want 1 after 100ms", n, clock.waits)
+	}
+
+	t.Run("count", func(t *testing.T) {
+		s := open(t, Config{Preset: PresetOrders, Rate: 1000, Count: 3}, nil)
+		clock := &fakeClock{now: time.Unix(1000, 0)}
+		clock.install(&s.pace)
+		clock.now = clock.now.Add(time.Hour) // never seen: the first record anchors
+		if recs := readAll(t, s); len(recs) != 3 {
+			t.Fatalf("got %d records, want 3", len(recs))
+		}
+	})
+}
