@@ -10,6 +10,12 @@
 //	headers    the headers, name → value (the last of a repeated name)
 //	topic, partition, offset    where the record was read
 //
+// Besides expr-lang's builtins (https://expr-lang.org/docs/language-definition),
+// expressions have:
+//
+//	iso(ms)    Unix milliseconds as an RFC 3339 time in UTC: iso(time)
+//	           is "2026-11-21T09:00:00Z"; use it on a window's start and end
+//
 // Compile errors carry the column inside the expression (*Error), so that
 // a YAML file's problem points at the character.
 package exprs
@@ -17,8 +23,12 @@ package exprs
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -58,12 +68,13 @@ type Program struct {
 	src  string
 	kind Kind
 	p    *vm.Program
+	uses map[string]bool // the variables of Env it reads
 }
 
 // Compile compiles src, checking it against Env and, where the types are
 // known at compile time, against want.
 func Compile(src string, want Kind) (*Program, error) {
-	opts := []expr.Option{expr.Env(Env{})}
+	opts := []expr.Option{expr.Env(Env{}), isoFunc}
 	switch want {
 	case Bool:
 		opts = append(opts, expr.AsBool())
@@ -80,8 +91,19 @@ func Compile(src string, want Kind) (*Program, error) {
 		}
 		return nil, &Error{Line: 1, Column: 1, Msg: err.Error()}
 	}
-	return &Program{src: src, kind: want, p: p}, nil
+	uses := map[string]bool{}
+	ast.Find(p.Node(), func(n ast.Node) bool {
+		if id, ok := n.(*ast.IdentifierNode); ok {
+			uses[id.Value] = true
+		}
+		return false
+	})
+	return &Program{src: src, kind: want, p: p, uses: uses}, nil
 }
+
+// Uses reports whether the expression reads the variable name ("headers"),
+// so that a caller fills only what is read.
+func (p *Program) Uses(name string) bool { return p.uses[name] }
 
 // String returns the source of the expression.
 func (p *Program) String() string { return p.src }
@@ -90,7 +112,10 @@ func (p *Program) String() string { return p.src }
 func (p *Program) Run(env *Env) (any, error) {
 	v, err := expr.Run(p.p, env)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.src, err)
+		// expr-lang's message repeats the expression with a caret on
+		// more lines; one line is what logs and headers want.
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return nil, fmt.Errorf("%s: %s", p.src, strings.TrimSpace(msg))
 	}
 	if p.kind == String {
 		if _, ok := v.(string); !ok && v != nil {
@@ -131,3 +156,71 @@ func (p *Program) Int(env *Env) (int64, error) {
 	}
 	return 0, fmt.Errorf("%s: the result %v is not an integer", p.src, v)
 }
+
+// Time evaluates an expression giving an event time and returns it in
+// Unix milliseconds: a number of milliseconds, an RFC 3339 string
+// ("2026-11-21T09:00:00Z", fractions allowed) or a time from the date()
+// builtin.
+func (p *Program) Time(env *Env) (int64, error) {
+	v, err := p.Run(env)
+	if err != nil {
+		return 0, err
+	}
+	switch t := v.(type) {
+	case int64:
+		return t, nil
+	case int:
+		return int64(t), nil
+	case float64:
+		if !math.IsNaN(t) && !math.IsInf(t, 0) {
+			return int64(t), nil
+		}
+	case string:
+		tm, err := time.Parse(time.RFC3339Nano, t)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2026-11-21T09:00:00Z", p.src, t)
+		}
+		return tm.UnixMilli(), nil
+	case time.Time:
+		return t.UnixMilli(), nil
+	}
+	return 0, fmt.Errorf("%s: the result %v (%T) is not a time (Unix ms, or an RFC 3339 string)", p.src, v, v)
+}
+
+// Float evaluates an expression and returns it as a number: sums and
+// averages. nil (a missing field) returns ok false.
+func (p *Program) Float(env *Env) (f float64, ok bool, err error) {
+	v, err := p.Run(env)
+	if err != nil || v == nil {
+		return 0, false, err
+	}
+	switch n := v.(type) {
+	case float64:
+		return n, true, nil
+	case int:
+		return float64(n), true, nil
+	case int64:
+		return float64(n), true, nil
+	case float32:
+		return float64(n), true, nil
+	case int32:
+		return float64(n), true, nil
+	}
+	return 0, false, fmt.Errorf("%s: the result %v (%T) is not a number", p.src, v, v)
+}
+
+// isoFunc is iso(ms): Unix milliseconds as RFC 3339 in UTC.
+var isoFunc = expr.Function("iso", func(args ...any) (any, error) {
+	var ms int64
+	switch n := args[0].(type) {
+	case int64:
+		ms = n
+	case int:
+		ms = int64(n)
+	case float64:
+		ms = int64(n)
+	default:
+		return nil, fmt.Errorf("iso(%v): expected Unix milliseconds, got %T", args[0], args[0])
+	}
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano), nil
+}, new(func(any) string))

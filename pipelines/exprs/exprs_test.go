@@ -76,3 +76,36 @@ func TestRun(t *testing.T) {
 		t.Fatal("adding a number to a string did not fail")
 	}
 }
+
+func TestISOAndTime(t *testing.T) {
+	p, err := exprs.Compile(`iso(value.start)`, exprs.String)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Run(&exprs.Env{Value: map[string]any{"start": float64(1763715660000)}})
+	if err != nil || v != "2025-11-21T09:01:00Z" {
+		t.Fatalf("iso = %v, %v", v, err)
+	}
+	for src, want := range map[string]int64{
+		`value.ts`:                     1763715660000,
+		`"2025-11-21T09:01:00.5Z"`:     1763715660500,
+		`date("2025-11-21T09:01:00Z")`: 1763715660000,
+		`value.ts + 1`:                 1763715660001,
+	} {
+		p, err := exprs.Compile(src, exprs.Any)
+		if err != nil {
+			t.Fatal(src, err)
+		}
+		got, err := p.Time(&exprs.Env{Value: map[string]any{"ts": float64(1763715660000)}})
+		if err != nil || got != want {
+			t.Errorf("%s: Time = %d, %v; want %d", src, got, err, want)
+		}
+	}
+	p, _ = exprs.Compile(`value.page`, exprs.Any)
+	if _, err := p.Time(&exprs.Env{Value: map[string]any{"page": "/docs"}}); err == nil {
+		t.Error("a page name taken as a time")
+	}
+	if p.Uses("headers") || !p.Uses("value") {
+		t.Error("Uses is wrong")
+	}
+}

@@ -7,8 +7,9 @@ import (
 )
 
 // Expand replaces ${NAME} in the scalars of node with lookup(NAME), in
-// place, and returns a problem for each name lookup does not know. $$
-// stands for a literal $. Use os.LookupEnv as lookup to read secrets from
+// place, and returns a problem for each name lookup does not know.
+// ${NAME:-default} takes default when NAME is unset or empty, as in the
+// shell. $$ stands for a literal $. Use os.LookupEnv as lookup to read secrets from
 // the environment.
 func Expand(file string, node *yaml.Node, lookup func(string) (string, bool)) Problems {
 	var ps Problems
@@ -57,8 +58,11 @@ func expand(s string, lookup func(string) (string, bool)) (string, []string) {
 				return b.String(), missing
 			}
 			name := s[i+2 : i+2+end]
-			if v, ok := lookup(name); ok {
+			name, def, hasDef := strings.Cut(name, ":-")
+			if v, ok := lookup(name); ok && (v != "" || !hasDef) {
 				b.WriteString(v)
+			} else if hasDef {
+				b.WriteString(def)
 			} else {
 				missing = append(missing, name)
 			}

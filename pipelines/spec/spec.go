@@ -110,6 +110,31 @@ func Check(file string, node *yaml.Node, f Field) Problems {
 	return c.ps
 }
 
+// CheckAt is Check of a node inside a document: its messages name the
+// fields from path ("inputs.views.topic").
+func CheckAt(file string, node *yaml.Node, f Field, path string) Problems {
+	c := checker{file: file}
+	c.check(node, f, path)
+	c.ps.sort()
+	return c.ps
+}
+
+// Without returns the Object f without the named fields: those a YAML
+// file does not set (the runtime does).
+func Without(f Field, names ...string) Field {
+	out := f
+	out.Fields = nil
+	for _, ff := range f.Fields {
+		if !slices.Contains(names, ff.Name) {
+			out.Fields = append(out.Fields, ff)
+		}
+	}
+	return out
+}
+
+// Sort orders problems by line and column.
+func (ps Problems) Sort() { ps.sort() }
+
 type checker struct {
 	file string
 	ps   Problems

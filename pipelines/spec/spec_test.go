@@ -145,6 +145,22 @@ func TestExpand(t *testing.T) {
 	if got.Password != "s3cret" || got.Port != 5432 || got.Cost != "$5" {
 		t.Fatalf("expanded to %+v", got)
 	}
+	// A default stands in for a variable that is unset or empty.
+	var d yaml.Node
+	if err := yaml.Unmarshal([]byte("a: ${UNSET:-localhost:9092}\nb: ${EMPTY:-x}\nc: ${SET:-x}\n"), &d); err != nil {
+		t.Fatal(err)
+	}
+	env["EMPTY"], env["SET"] = "", "y"
+	if ps := spec.Expand("p.yaml", &d, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); len(ps) != 0 {
+		t.Fatalf("problems: %v", ps)
+	}
+	var dv map[string]string
+	if err := d.Decode(&dv); err != nil {
+		t.Fatal(err)
+	}
+	if dv["a"] != "localhost:9092" || dv["b"] != "x" || dv["c"] != "y" {
+		t.Fatalf("defaults expanded to %v", dv)
+	}
 	// The type of an expanded value is checked like any other.
 	if ps := spec.Check("p.yaml", &n, spec.Field{Kind: spec.Object, Fields: []spec.Field{
 		{Name: "password", Kind: spec.String}, {Name: "port", Kind: spec.Int}, {Name: "cost", Kind: spec.String}, {Name: "missing", Kind: spec.String},
