@@ -111,9 +111,16 @@ func (p *Pipeline) Graph() *engine.Graph { return p.g }
 // FromTopic reads a topic. Run it in more processes with the same
 // pipeline name to share the partitions.
 func FromTopic[K, V any](p *Pipeline, topic string, keys engine.Serde[K], values engine.Serde[V]) engine.Stream[K, V] {
-	name := "topic:" + topic
+	return FromTopicConfig(p, topicsrc.Config{Topics: []string{topic}}, keys, values)
+}
+
+// FromTopicConfig reads cfg.Topics (co-partitioned topics, read as one
+// stream: a record's Pos.Input.Stream says which) with cfg's StartAt and
+// MaxPollRecords. The brokers, group and membership are the pipeline's.
+func FromTopicConfig[K, V any](p *Pipeline, cfg topicsrc.Config, keys engine.Serde[K], values engine.Serde[V]) engine.Stream[K, V] {
+	name := "topic:" + strings.Join(cfg.Topics, ",")
 	p.sources[name] = func(rt *runtime, stage int) (connect.Source, error) {
-		return rt.topicSource(stage, []string{topic})
+		return rt.topicSource(stage, cfg)
 	}
 	return engine.From(p.g, name, keys, values)
 }
@@ -121,10 +128,16 @@ func FromTopic[K, V any](p *Pipeline, topic string, keys engine.Serde[K], values
 // ToTopic writes to a topic: exactly once, in Kafka transactions, when the
 // stage reads a topic of the same cluster; at least once otherwise.
 func ToTopic[K, V any](s engine.Stream[K, V], topic string, keys engine.Serde[K], values engine.Serde[V]) {
+	ToTopicConfig(s, topicsink.Config{Topic: topic}, keys, values)
+}
+
+// ToTopicConfig is ToTopic with cfg's Topic and TransactionTimeout; the
+// brokers and transactional id are the pipeline's.
+func ToTopicConfig[K, V any](s engine.Stream[K, V], cfg topicsink.Config, keys engine.Serde[K], values engine.Serde[V]) {
 	p := pipelineOf(s.Graph())
-	name := "topic:" + topic
+	name := "topic:" + cfg.Topic
 	p.sinks[name] = func(rt *runtime, stage int, src connect.Source, primary bool) (connect.Sink, error) {
-		return rt.topicSink(stage, topic, src, primary)
+		return rt.topicSink(stage, cfg, src, primary)
 	}
 	engine.To(s, name, keys, values)
 }
@@ -151,7 +164,7 @@ func (p *Pipeline) DeadLetterTo(topic string) {
 	name := "dead-letter:" + topic
 	p.g.SetErrorPolicy(engine.ErrorPolicy{Mode: engine.DeadLetter, DeadLetter: name})
 	p.sinks[name] = func(rt *runtime, stage int, src connect.Source, _ bool) (connect.Sink, error) {
-		return rt.topicSink(stage, topic, nil, false)
+		return rt.topicSink(stage, topicsink.Config{Topic: topic}, nil, false)
 	}
 }
 
@@ -208,22 +221,24 @@ func (rt *runtime) ensureTopic(topic string) error {
 	return nil
 }
 
-func (rt *runtime) topicSource(stage int, topics []string) (*topicsrc.Source, error) {
-	cfg := topicsrc.Config{
-		Brokers: rt.brokers, Topics: topics, Group: rt.groups[stage],
-		SessionTimeout: rt.opts.SessionTimeout, ClientOptions: rt.opts.ClientOptions, Logger: rt.opts.Logger,
-	}
+// topicSource reads the topics of cfg, with the pipeline's brokers, group
+// and membership.
+func (rt *runtime) topicSource(stage int, cfg topicsrc.Config) (*topicsrc.Source, error) {
+	cfg.Brokers, cfg.Group = rt.brokers, rt.groups[stage]
+	cfg.SessionTimeout, cfg.ClientOptions, cfg.Logger = rt.opts.SessionTimeout, rt.opts.ClientOptions, rt.opts.Logger
 	if rt.static {
 		cfg.InstanceID = rt.opts.InstanceID
 	}
 	return topicsrc.New(cfg)
 }
 
-func (rt *runtime) topicSink(stage int, topic string, src connect.Source, primary bool) (connect.Sink, error) {
-	if err := rt.ensureTopic(topic); err != nil {
+// topicSink writes cfg.Topic, creating it when missing, with the
+// pipeline's brokers.
+func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source, primary bool) (connect.Sink, error) {
+	if err := rt.ensureTopic(cfg.Topic); err != nil {
 		return nil, err
 	}
-	cfg := topicsink.Config{Brokers: rt.brokers, Topic: topic, ClientOptions: rt.opts.ClientOptions}
+	cfg.Brokers, cfg.ClientOptions = rt.brokers, rt.opts.ClientOptions
 	if ts, ok := src.(*topicsrc.Source); ok && primary {
 		cfg.TransactionalID = fmt.Sprintf("%s-%s", rt.groups[stage], rt.opts.InstanceID)
 		return topicsink.NewTransactional(ts, cfg)
@@ -373,7 +388,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 		if err := rt.ensureTopic(st.Source); err != nil {
 			return nil, nil, err
 		}
-		src, err = rt.topicSource(i, []string{st.Source})
+		src, err = rt.topicSource(i, topicsrc.Config{Topics: []string{st.Source}})
 	} else {
 		bind := p.sources[st.Source]
 		if bind == nil {
@@ -400,7 +415,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 			s, err = bind(rt, i, src, out == primary)
 		} else {
 			// a KeyBy's repartition output
-			s, err = rt.topicSink(i, out, src, out == primary)
+			s, err = rt.topicSink(i, topicsink.Config{Topic: out}, src, out == primary)
 		}
 		if err != nil {
 			return nil, nil, err
@@ -441,7 +456,7 @@ func primaryOf(p *Pipeline, st engine.Stage) string {
 func inputPartitions(ctx context.Context, adm *kadm.Client, stages []engine.Stage) (int32, error) {
 	parts := int32(1)
 	if src, ok := strings.CutPrefix(stages[0].Source, "topic:"); ok {
-		td, err := adm.ListTopics(ctx, src)
+		td, err := adm.ListTopics(ctx, strings.Split(src, ",")...)
 		if err != nil {
 			return 0, err
 		}

@@ -1,0 +1,184 @@
+package pipelines
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/pipelines/spec"
+	filesink "github.com/runnel-io/runnel/sinks/file"
+	topicsink "github.com/runnel-io/runnel/sinks/topic"
+	"github.com/runnel-io/runnel/sources/datagen"
+	filesrc "github.com/runnel-io/runnel/sources/file"
+	topicsrc "github.com/runnel-io/runnel/sources/topic"
+)
+
+// The connectors of YAML files, by the name a file gives them. Their
+// configurations are the connectors' Config structs, so YAML and Go use
+// the same field names; the fields the runtime sets (brokers, group,
+// transactional ids) are left out of YAML.
+
+// sourceConn is a source connector of YAML inputs.
+type sourceConn struct {
+	spec spec.Field
+	// config decodes a checked node into the connector's Config.
+	config func(n *yaml.Node) (any, error)
+	// valueFormat is the default value format of its records.
+	valueFormat func(cfg any) string
+	// bind declares the input's stream in the pipeline; the records are
+	// raw bytes, decoded by the caller.
+	bind func(p *Pipeline, in *inputDecl, dataDir string) engine.Stream[[]byte, []byte]
+	// topics are the topics the input reads: inputs of topics are merged
+	// into one source.
+	topics func(cfg any) []string
+}
+
+// sinkConn is a sink connector of YAML outputs.
+type sinkConn struct {
+	spec   spec.Field
+	config func(n *yaml.Node) (any, error)
+	// bind declares the output: s is written with these serdes.
+	bind func(s engine.Stream[any, any], out *outputDecl)
+	// topic is the topic an output writes, "" when it is no topic.
+	topic func(cfg any) string
+	// single says the output takes one writer (a directory of part
+	// files): two pipelines may not share it.
+	single bool
+}
+
+func decodeAs[T any](n *yaml.Node) (any, error) {
+	var cfg T
+	if err := n.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var sourceConns = map[string]sourceConn{
+	"topic": {
+		spec: spec.Without(spec.FromStruct(topicsrc.Config{}), "brokers", "group", "session_timeout", "instance_id"),
+		config: func(n *yaml.Node) (any, error) {
+			cfg, err := decodeAs[topicsrc.Config](n)
+			if err == nil {
+				// what the runtime sets, for Validate
+				c := *cfg.(*topicsrc.Config)
+				c.Brokers, c.Group = []string{"runtime:9092"}, "runtime"
+				err = c.Validate()
+			}
+			return cfg, err
+		},
+		valueFormat: func(any) string { return formatJSON },
+		topics:      func(cfg any) []string { return cfg.(*topicsrc.Config).Topics },
+		// topic inputs are bound together by the pipeline (one source)
+	},
+	"file": {
+		spec:   spec.FromStruct(filesrc.Config{}),
+		config: func(n *yaml.Node) (any, error) { return validated[filesrc.Config](n) },
+		valueFormat: func(cfg any) string {
+			if f := cfg.(*filesrc.Config).Format; f == filesrc.FormatJSONL || f == filesrc.FormatCSV {
+				return formatJSON
+			}
+			return formatString
+		},
+		bind: func(p *Pipeline, in *inputDecl, dataDir string) engine.Stream[[]byte, []byte] {
+			cfg := *in.cfg.(*filesrc.Config)
+			if cfg.OffsetsFile == "" {
+				cfg.OffsetsFile = filepath.Join(dataDir, "offsets", p.g.Name()+"."+in.name+".json")
+			}
+			s := FromFile(p, cfg, engine.Bytes())
+			return engine.MapRecord(s, func(r engine.Record[string, []byte]) (engine.Record[[]byte, []byte], error) {
+				return engine.Record[[]byte, []byte]{Value: r.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}, nil
+			}, engine.Name("input-"+in.name))
+		},
+	},
+	"datagen": {
+		spec:        spec.FromStruct(datagen.Config{}),
+		config:      func(n *yaml.Node) (any, error) { return validated[datagen.Config](n) },
+		valueFormat: func(any) string { return formatJSON },
+		bind: func(p *Pipeline, in *inputDecl, dataDir string) engine.Stream[[]byte, []byte] {
+			cfg := *in.cfg.(*datagen.Config)
+			if cfg.OffsetsFile == "" {
+				cfg.OffsetsFile = filepath.Join(dataDir, "offsets", p.g.Name()+"."+in.name+".json")
+			}
+			return FromSource(p, "datagen:"+in.name, func() (connect.Source, error) { return datagen.New(cfg) }, engine.Bytes(), engine.Bytes())
+		},
+	},
+}
+
+var sinkConns = map[string]sinkConn{
+	"topic": {
+		spec: spec.Without(spec.FromStruct(topicsink.Config{}), "brokers", "transactional_id"),
+		config: func(n *yaml.Node) (any, error) {
+			cfg, err := decodeAs[topicsink.Config](n)
+			if err == nil {
+				c := *cfg.(*topicsink.Config)
+				c.Brokers = []string{"runtime:9092"}
+				err = c.Validate()
+			}
+			return cfg, err
+		},
+		bind: func(s engine.Stream[any, any], out *outputDecl) {
+			ToTopicConfig(s, *out.cfg.(*topicsink.Config), dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
+		},
+		topic: func(cfg any) string { return cfg.(*topicsink.Config).Topic },
+	},
+	"file": {
+		spec:   spec.FromStruct(filesink.Config{}),
+		config: func(n *yaml.Node) (any, error) { return validated[filesink.Config](n) },
+		bind: func(s engine.Stream[any, any], out *outputDecl) {
+			ToFile(s, *out.cfg.(*filesink.Config), dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
+		},
+		topic:  func(any) string { return "" },
+		single: true,
+	},
+}
+
+// validated decodes a Config that has a Validate method.
+func validated[T any, PT interface {
+	*T
+	Validate() error
+}](n *yaml.Node) (any, error) {
+	var cfg T
+	if err := n.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, PT(&cfg).Validate()
+}
+
+func names[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// unknownConnector is the message for a connector name nobody knows.
+func unknownConnector(name string, known []string) string {
+	msg := fmt.Sprintf("unknown connector %q", name)
+	if s := spec.Suggest(name, known); s != "" {
+		return msg + fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg + fmt.Sprintf(" (one of %s)", joinQuoted(known))
+}
+
+func joinQuoted(ss []string) string {
+	q := slices.Clone(ss)
+	for i := range q {
+		q[i] = fmt.Sprintf("%q", q[i])
+	}
+	out := ""
+	for i, s := range q {
+		if i > 0 {
+			out += ", "
+		}
+		out += s
+	}
+	return out
+}
