@@ -5,7 +5,8 @@
 // runnel or any Kafka cluster. "runnel demo" starts the broker in-process
 // and makes a round trip through it with franz-go, and "runnel log dump"
 // prints what is inside segment and index files, like Kafka's
-// kafka-dump-log.sh.
+// kafka-dump-log.sh. "runnel lint" checks pipeline files (YAML) and "runnel
+// run" runs them, showing their progress.
 //
 //	runnel broker --data-dir ./data
 //	runnel topic create clicks --partitions 3
@@ -15,6 +16,9 @@
 //	runnel group reset-offsets reports --topic clicks --to-earliest --execute
 //	runnel demo --data-dir ./data
 //	runnel log dump data/quickstart-0/00000000000000000000.log --records
+//	runnel lint pipeline.yaml
+//	runnel run pipeline.yaml
+//	runnel run --once nightly.yaml
 //	runnel version
 package main
 
@@ -72,7 +76,7 @@ round trip through it: produce, consume in a consumer group, commit.`,
 		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 	root.AddCommand(newBrokerCmd(), newTopicCmd(), newProduceCmd(), newConsumeCmd(),
-		newGroupCmd(), newDemoCmd(), newLogCmd(), newVersionCmd())
+		newGroupCmd(), newDemoCmd(), newLogCmd(), newLintCmd(), newRunCmd(), newVersionCmd())
 	return root
 }
 
