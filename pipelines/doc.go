@@ -1,7 +1,8 @@
 // Package pipelines runs pipelines: a graph of package engine bound to
 // connectors (topics of the built-in broker or of any Kafka cluster,
-// files; Postgres and Elasticsearch to come), declared in Go with a typed
-// DSL, and (next) in YAML, both compiled to the same engine graph.
+// files, generated data; Postgres and Elasticsearch to come), declared in
+// Go with a typed DSL or in YAML files, both compiled to the same engine
+// graph.
 //
 // A program declares a pipeline in a dozen lines and runs it:
 //
@@ -24,6 +25,12 @@
 // committed (see package connect). Run returns nil once ctx ends, after
 // committing; a stage that fails for a reason that may pass (a broker or
 // sink error) restarts from its last checkpoint.
+//
+// LoadFile reads a YAML pipeline file (docs/pipelines-yaml.md in the
+// repository): it checks it against the specs of its fields, connectors
+// and steps, reports every problem at once as spec.Problems
+// (file:line:col: message), and compiles the pipelines; File.Run runs
+// them. Expressions are compiled once, by package exprs.
 //
 // It is the only package (besides examples and cmd) importing both the
 // engine and the connectors.

@@ -37,6 +37,7 @@ type File struct {
 	// of file and datagen inputs.
 	DataDir string
 	once    bool
+	outputs []OutputInfo
 	// after[i] are the pipelines that write a topic pipeline i reads: with
 	// Once, i starts when they are done.
 	after  [][]int
@@ -265,6 +266,11 @@ func (l *loader) load(doc *yaml.Node) *File {
 	for _, out := range l.outputs {
 		if sinkConns[out.conn].single && len(out.writers) > 1 {
 			l.add(out.node, "the %s output %q is written by the pipelines %s; it takes one writer (give each its own)", out.conn, out.name, strings.Join(out.writers, " and "))
+		}
+	}
+	for _, name := range names(l.outputs) {
+		if out := l.outputs[name]; len(out.writers) > 0 {
+			f.outputs = append(f.outputs, OutputInfo{Name: name, Connector: out.conn, Where: sinkConns[out.conn].where(out.cfg)})
 		}
 	}
 	f.after = make([][]int, len(f.Pipelines))

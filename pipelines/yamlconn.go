@@ -46,6 +46,8 @@ type sinkConn struct {
 	bind func(s engine.Stream[any, any], out *outputDecl)
 	// topic is the topic an output writes, "" when it is no topic.
 	topic func(cfg any) string
+	// where says where it writes, for people.
+	where func(cfg any) string
 	// single says the output takes one writer (a directory of part
 	// files): two pipelines may not share it.
 	single bool
@@ -126,6 +128,7 @@ var sinkConns = map[string]sinkConn{
 			ToTopicConfig(s, *out.cfg.(*topicsink.Config), dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
 		},
 		topic: func(cfg any) string { return cfg.(*topicsink.Config).Topic },
+		where: func(cfg any) string { return "topic " + cfg.(*topicsink.Config).Topic },
 	},
 	"file": {
 		spec:   spec.FromStruct(filesink.Config{}),
@@ -134,6 +137,7 @@ var sinkConns = map[string]sinkConn{
 			ToFile(s, *out.cfg.(*filesink.Config), dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
 		},
 		topic:  func(any) string { return "" },
+		where:  func(cfg any) string { return "part files in " + cfg.(*filesink.Config).Dir },
 		single: true,
 	},
 }

@@ -122,3 +122,12 @@ func (f *File) Names() []string {
 	}
 	return out
 }
+
+// OutputInfo says where an output of a file writes, for people.
+type OutputInfo struct {
+	Name, Connector string
+	Where           string // "files in out/counts", "topic counts"
+}
+
+// Outputs returns the outputs the file's pipelines write, by name.
+func (f *File) Outputs() []OutputInfo { return f.outputs }

@@ -68,7 +68,9 @@ clients (franz-go, librdkafka, kcat, kafka-python, ...) produce to it and
 consume from it. The topic, produce, consume and group commands are such
 clients themselves: they work against runnel or any Kafka cluster
 (--bootstrap). "runnel demo" starts a broker in this process and makes a
-round trip through it: produce, consume in a consumer group, commit.`,
+round trip through it: produce, consume in a consumer group, commit.
+"runnel run FILE" runs the YAML pipelines of a file (on the embedded
+broker, or a Kafka cluster), and "runnel lint FILE" checks them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

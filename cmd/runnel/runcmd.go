@@ -159,6 +159,7 @@ func runFile(ctx context.Context, unnotify func(), stdout, stderr io.Writer, cfg
 		prog.sample(time.Now(), f.Stats()) // the table shows the end, not the last tick
 	}
 	writeSummary(stdout, f.Stats())
+	writeOutputs(stdout, f.Outputs())
 	switch {
 	case runErr != nil:
 		return runErr
@@ -168,6 +169,19 @@ func runFile(ctx context.Context, unnotify func(), stdout, stderr io.Writer, cfg
 		fmt.Fprintf(stdout, "done in %s\n", roundElapsed(elapsed))
 	}
 	return nil
+}
+
+// writeOutputs says where the results are.
+func writeOutputs(w io.Writer, outs []pipelines.OutputInfo) {
+	if len(outs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "outputs:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, o := range outs {
+		fmt.Fprintf(tw, "  %s\t%s\n", o.Name, o.Where)
+	}
+	tw.Flush()
 }
 
 // isTerminal reports whether w is a terminal (a character device).
