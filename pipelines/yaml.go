@@ -379,15 +379,8 @@ func (l *loader) input(k, v *yaml.Node) {
 		return
 	}
 	c := sourceConns[conn]
-	path := "inputs." + k.Value + "." + conn
-	before := len(l.ps)
-	l.ps = append(l.ps, spec.CheckAt(l.file, cn, c.spec, path)...)
-	if len(l.ps) > before {
-		return
-	}
-	cfg, err := c.config(cn)
-	if err != nil {
-		l.configProblems(cn, path, err)
+	cfg, ok := l.connectorConfig(cn, c.spec, c.config, "inputs."+k.Value+"."+conn)
+	if !ok {
 		return
 	}
 	if vf == "" {
@@ -402,15 +395,8 @@ func (l *loader) output(k, v *yaml.Node) {
 		return
 	}
 	c := sinkConns[conn]
-	path := "outputs." + k.Value + "." + conn
-	before := len(l.ps)
-	l.ps = append(l.ps, spec.CheckAt(l.file, cn, c.spec, path)...)
-	if len(l.ps) > before {
-		return
-	}
-	cfg, err := c.config(cn)
-	if err != nil {
-		l.configProblems(cn, path, err)
+	cfg, ok := l.connectorConfig(cn, c.spec, c.config, "outputs."+k.Value+"."+conn)
+	if !ok {
 		return
 	}
 	if vf == "" {
@@ -420,6 +406,21 @@ func (l *loader) output(k, v *yaml.Node) {
 		l.add(keyNode(v, "value_format"), "output %q: a file output writes JSON values (value_format: json)", k.Value)
 	}
 	l.outputs[k.Value] = &outputDecl{name: k.Value, node: k, conn: conn, cfg: cfg, keyFormat: kf, valueFormat: vf}
+}
+
+// connectorConfig checks a connector's configuration against its spec,
+// then decodes and validates it.
+func (l *loader) connectorConfig(n *yaml.Node, f spec.Field, decode func(*yaml.Node) (any, error), path string) (any, bool) {
+	if ps := spec.CheckAt(l.file, n, f, path); len(ps) > 0 {
+		l.ps = append(l.ps, ps...)
+		return nil, false
+	}
+	cfg, err := decode(n)
+	if err != nil {
+		l.configProblems(n, path, err)
+		return nil, false
+	}
+	return cfg, true
 }
 
 // configProblems reports a connector's Validate error, one problem per
