@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -88,13 +89,11 @@ func yamlProblem(path string, err error) spec.Problem {
 		fmt.Sscan(m[1], &line)
 		return spec.Problem{File: path, Line: line, Col: 1, Msg: "YAML: " + m[2]}
 	}
-	if errors.Is(err, errEOF) || strings.Contains(msg, "EOF") {
+	if errors.Is(err, io.EOF) {
 		return spec.Problem{File: path, Line: 1, Col: 1, Msg: "the file is empty"}
 	}
 	return spec.Problem{File: path, Line: 1, Col: 1, Msg: "YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
-
-var errEOF = errors.New("EOF")
 
 // The spec of a file's top level; inputs, outputs and steps are checked
 // by the loader, which knows the connectors and the steps.
@@ -297,7 +296,7 @@ func overlaps(a, b []string) bool {
 // output, and returns the connector's node: the one other field.
 func (l *loader) connectorOf(kind string, name, n *yaml.Node, known []string) (conn string, cfg *yaml.Node, keyFormat, valueFormat string) {
 	if n.Kind != yaml.MappingNode {
-		l.add(n, "%s %q: expected a mapping with a connector (%s), got %s", kind, name.Value, joinQuoted(known), describeNode(n))
+		l.add(n, "%s %q: expected a mapping with a connector (%s), got %s", kind, name.Value, joinQuoted(known), spec.Describe(n))
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -305,7 +304,7 @@ func (l *loader) connectorOf(kind string, name, n *yaml.Node, known []string) (c
 		switch k.Value {
 		case "key_format", "value_format":
 			if v.Kind != yaml.ScalarNode || !slices.Contains(formats, v.Value) {
-				l.add(v, "%s: %s is not one of %s", k.Value, describeNode(v), strings.Join(formats, ", "))
+				l.add(v, "%s: %s is not one of %s", k.Value, spec.Describe(v), strings.Join(formats, ", "))
 				continue
 			}
 			if k.Value == "key_format" {
@@ -329,10 +328,7 @@ func (l *loader) connectorOf(kind string, name, n *yaml.Node, known []string) (c
 			conn, cfg = k.Value, v
 		}
 	}
-	if conn == "" && len(n.Content) > 0 && !l.hasProblemAfter(n) {
-		l.add(n, "%s %q: missing its connector (%s)", kind, name.Value, joinQuoted(known))
-	}
-	if conn == "" && len(n.Content) == 0 {
+	if conn == "" && !l.problemInside(n) {
 		l.add(n, "%s %q: missing its connector (%s)", kind, name.Value, joinQuoted(known))
 	}
 	if keyFormat == "" {
@@ -341,9 +337,9 @@ func (l *loader) connectorOf(kind string, name, n *yaml.Node, known []string) (c
 	return
 }
 
-// hasProblemAfter reports whether a problem was already reported inside
+// problemInside reports whether a problem was already reported inside
 // n (an unknown connector), so as not to add "missing" on top of it.
-func (l *loader) hasProblemAfter(n *yaml.Node) bool {
+func (l *loader) problemInside(n *yaml.Node) bool {
 	for _, p := range l.ps {
 		if p.Line >= n.Line && p.Line <= lastLine(n) && p.File == l.file {
 			return true
@@ -358,19 +354,6 @@ func lastLine(n *yaml.Node) int {
 		line = max(line, lastLine(c))
 	}
 	return line
-}
-
-func describeNode(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	if n.Tag == "!!null" {
-		return "nothing"
-	}
-	return fmt.Sprintf("%q", n.Value)
 }
 
 func (l *loader) input(k, v *yaml.Node) {
@@ -437,7 +420,7 @@ func (l *loader) configProblems(n *yaml.Node, path string, err error) {
 func refName[T any](l *loader, n *yaml.Node, kind string, m map[string]T) (T, bool) {
 	var zero T
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		l.add(n, "expected the name of an %s, got %s", kind, describeNode(n))
+		l.add(n, "expected the name of an %s, got %s", kind, spec.Describe(n))
 		return zero, false
 	}
 	v, ok := m[n.Value]
@@ -464,7 +447,7 @@ func refName[T any](l *loader, n *yaml.Node, kind string, m map[string]T) (T, bo
 // the column inside the expression.
 func (l *loader) compileExpr(n *yaml.Node, kind exprs.Kind, what string) *exprs.Program {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		l.add(n, "%s: expected an expression, got %s", what, describeNode(n))
+		l.add(n, "%s: expected an expression, got %s", what, spec.Describe(n))
 		return nil
 	}
 	p, err := exprs.Compile(n.Value, kind)

@@ -3,8 +3,9 @@ package pipelines
 import (
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -173,16 +174,9 @@ func unknownConnector(name string, known []string) string {
 }
 
 func joinQuoted(ss []string) string {
-	q := slices.Clone(ss)
-	for i := range q {
-		q[i] = fmt.Sprintf("%q", q[i])
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
 	}
-	out := ""
-	for i, s := range q {
-		if i > 0 {
-			out += ", "
-		}
-		out += s
-	}
-	return out
+	return strings.Join(q, ", ")
 }

@@ -63,7 +63,6 @@ type compiler struct {
 	inputs     map[string]flow
 	broken     map[string]*inputDecl // placeholders of inputs in error
 	dataDir    string
-	keyBys     int
 	deadTopic  string // the dead-letter topic, if any
 	branches   int
 	bad        bool // a problem was found: the graph is not built further
@@ -102,8 +101,6 @@ func (c *compiler) compile(o Options) *Pipeline {
 			// A placeholder, so that the steps are checked too.
 			c.bad = true
 			in = &inputDecl{name: r.Value, node: r, conn: "broken"}
-			c.l.inputs[r.Value] = nil
-			delete(c.l.inputs, r.Value)
 			if c.broken == nil {
 				c.broken = map[string]*inputDecl{}
 			}
@@ -268,7 +265,7 @@ func (c *compiler) steps(list *yaml.Node, fl flow, path string) {
 	for i, st := range list.Content {
 		where := fmt.Sprintf("%s[%d]", path, i)
 		if st.Kind != yaml.MappingNode {
-			c.add(st, "%s: expected a step (a mapping such as \"filter: value.amount > 0\"), got %s", where, describeNode(st))
+			c.add(st, "%s: expected a step (a mapping such as \"filter: value.amount > 0\"), got %s", where, spec.Describe(st))
 			continue
 		}
 		var op string
@@ -317,18 +314,35 @@ func (c *compiler) steps(list *yaml.Node, fl flow, path string) {
 	}
 }
 
+// recExpr is an expression of a step, with what it reads of a record.
+type recExpr struct {
+	p       *exprs.Program
+	headers bool // it reads headers: only then are they put in a map
+}
+
+func (e recExpr) env(r *engine.Record[any, any]) *exprs.Env { return envOf(r, e.headers) }
+
+// expr compiles a step's expression; a problem is reported and marks the
+// pipeline bad.
+func (c *compiler) expr(n *yaml.Node, kind exprs.Kind, where string) (recExpr, bool) {
+	p := c.l.compileExpr(n, kind, where)
+	if p == nil {
+		c.bad = true
+		return recExpr{}, false
+	}
+	return recExpr{p, p.Uses("headers")}, true
+}
+
 // step compiles one step.
 func (c *compiler) step(op string, arg, st *yaml.Node, fl flow, where string, opts []engine.Opt) flow {
 	switch op {
 	case "filter":
-		p := c.l.compileExpr(arg, exprs.Bool, where)
-		if p == nil {
-			c.bad = true
+		e, ok := c.expr(arg, exprs.Bool, where)
+		if !ok {
 			return fl
 		}
-		hdr := p.Uses("headers")
 		fl.s = engine.FlatMap(fl.s, func(r engine.Record[any, any]) ([]any, error) {
-			keep, err := p.Bool(envOf(&r, hdr))
+			keep, err := e.p.Bool(e.env(&r))
 			if err != nil || !keep {
 				return nil, err
 			}
@@ -342,44 +356,38 @@ func (c *compiler) step(op string, arg, st *yaml.Node, fl flow, where string, op
 		}
 		fl.s = engine.Map(fl.s, func(r engine.Record[any, any]) (any, error) { return build(&r) }, opts...)
 	case "flat_map":
-		p := c.l.compileExpr(arg, exprs.Any, where)
-		if p == nil {
-			c.bad = true
+		e, ok := c.expr(arg, exprs.Any, where)
+		if !ok {
 			return fl
 		}
-		hdr := p.Uses("headers")
 		fl.s = engine.FlatMap(fl.s, func(r engine.Record[any, any]) ([]any, error) {
-			v, err := p.Run(envOf(&r, hdr))
+			v, err := e.p.Run(e.env(&r))
 			if err != nil || v == nil {
 				return nil, err
 			}
 			vs, ok := v.([]any)
 			if !ok {
-				return nil, fmt.Errorf("flat_map %s: the result is %T, not a list", p, v)
+				return nil, fmt.Errorf("flat_map %s: the result is %T, not a list", e.p, v)
 			}
 			return vs, nil
 		}, opts...)
 	case "event_time":
-		p := c.l.compileExpr(arg, exprs.Any, where)
-		if p == nil {
-			c.bad = true
+		e, ok := c.expr(arg, exprs.Any, where)
+		if !ok {
 			return fl
 		}
-		hdr := p.Uses("headers")
-		fl.s = engine.WithTime(fl.s, func(r engine.Record[any, any]) (int64, error) { return p.Time(envOf(&r, hdr)) }, opts...)
+		fl.s = engine.WithTime(fl.s, func(r engine.Record[any, any]) (int64, error) { return e.p.Time(e.env(&r)) }, opts...)
 	case "set_key", "key_by":
-		p := c.l.compileExpr(arg, exprs.Any, where)
-		if p == nil {
-			c.bad = true
+		e, ok := c.expr(arg, exprs.Any, where)
+		if !ok {
 			return fl
 		}
-		hdr := p.Uses("headers")
 		setOpts := opts
 		if op == "key_by" {
 			setOpts = nil
 		}
 		fl.s = engine.MapRecord(fl.s, func(r engine.Record[any, any]) (engine.Record[any, any], error) {
-			k, err := p.Run(envOf(&r, hdr))
+			k, err := e.p.Run(e.env(&r))
 			if err != nil {
 				return engine.Record[any, any]{}, err
 			}
@@ -387,7 +395,6 @@ func (c *compiler) step(op string, arg, st *yaml.Node, fl flow, where string, op
 			return r, nil
 		}, setOpts...)
 		if op == "key_by" {
-			c.keyBys++
 			fl.s = engine.KeyByWith(fl.s, func(r engine.Record[any, any]) any { return r.Key }, dynSerde{formatJSON}, dynSerde{formatJSON}, opts...)
 			fl.stage++
 		}
@@ -467,12 +474,11 @@ func (c *compiler) builder(n *yaml.Node, where string) func(*engine.Record[any, 
 			return out, nil
 		}
 	}
-	p := c.l.compileExpr(n, exprs.Any, where)
-	if p == nil {
+	e, ok := c.expr(n, exprs.Any, where)
+	if !ok {
 		return nil
 	}
-	hdr := p.Uses("headers")
-	return func(r *engine.Record[any, any]) (any, error) { return p.Run(envOf(r, hdr)) }
+	return func(r *engine.Record[any, any]) (any, error) { return e.p.Run(e.env(r)) }
 }
 
 // arms compiles branch and fan_out.

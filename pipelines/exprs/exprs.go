@@ -187,28 +187,6 @@ func (p *Program) Time(env *Env) (int64, error) {
 	return 0, fmt.Errorf("%s: the result %v (%T) is not a time (Unix ms, or an RFC 3339 string)", p.src, v, v)
 }
 
-// Float evaluates an expression and returns it as a number: sums and
-// averages. nil (a missing field) returns ok false.
-func (p *Program) Float(env *Env) (f float64, ok bool, err error) {
-	v, err := p.Run(env)
-	if err != nil || v == nil {
-		return 0, false, err
-	}
-	switch n := v.(type) {
-	case float64:
-		return n, true, nil
-	case int:
-		return float64(n), true, nil
-	case int64:
-		return float64(n), true, nil
-	case float32:
-		return float64(n), true, nil
-	case int32:
-		return float64(n), true, nil
-	}
-	return 0, false, fmt.Errorf("%s: the result %v (%T) is not a number", p.src, v, v)
-}
-
 // isoFunc is iso(ms): Unix milliseconds as RFC 3339 in UTC.
 var isoFunc = expr.Function("iso", func(args ...any) (any, error) {
 	var ms int64

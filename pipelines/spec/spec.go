@@ -144,7 +144,9 @@ func (c *checker) add(n *yaml.Node, format string, args ...any) {
 	c.ps = append(c.ps, Problem{c.file, n.Line, n.Column, fmt.Sprintf(format, args...)})
 }
 
-func describe(n *yaml.Node) string {
+// Describe says what a node is, for messages: "a mapping", "a list",
+// "null" or the quoted scalar.
+func Describe(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -172,14 +174,14 @@ func (c *checker) check(n *yaml.Node, f Field, path string) {
 		return
 	case Object:
 		if n.Kind != yaml.MappingNode {
-			c.add(n, "%sexpected %s, got %s", where, f.Kind, describe(n))
+			c.add(n, "%sexpected %s, got %s", where, f.Kind, Describe(n))
 			return
 		}
 		c.object(n, f, path)
 		return
 	case List:
 		if n.Kind != yaml.SequenceNode {
-			c.add(n, "%sexpected %s, got %s", where, f.Kind, describe(n))
+			c.add(n, "%sexpected %s, got %s", where, f.Kind, Describe(n))
 			return
 		}
 		for i, e := range n.Content {
@@ -188,7 +190,7 @@ func (c *checker) check(n *yaml.Node, f Field, path string) {
 		return
 	case Map:
 		if n.Kind != yaml.MappingNode {
-			c.add(n, "%sexpected %s, got %s", where, f.Kind, describe(n))
+			c.add(n, "%sexpected %s, got %s", where, f.Kind, Describe(n))
 			return
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -197,7 +199,7 @@ func (c *checker) check(n *yaml.Node, f Field, path string) {
 		return
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		c.add(n, "%sexpected %s, got %s", where, f.Kind, describe(n))
+		c.add(n, "%sexpected %s, got %s", where, f.Kind, Describe(n))
 		return
 	}
 	if err := scalar(n, f); err != nil {
