@@ -10,6 +10,8 @@
 //     connect.ErrAborted, on the commit it is told to.
 //   - State: a connect.StateStore keeping the last two snapshots of each
 //     task, as the Kafka state store does.
+//   - Assignments: fixed positions for task 0, for tests of a source on
+//     its own (no runtime), recording each Assigned call.
 //   - Journal: one list of calls shared by the fakes, so that a test can
 //     check their order across them ("state.Save" before "out.Commit").
 //

@@ -4,41 +4,16 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/connect/connecttest"
 	"github.com/runnel-io/runnel/engine"
 )
 
-// fakeAssignments returns fixed positions for task 0 and records the
-// calls.
-type fakeAssignments struct {
-	mu       sync.Mutex
-	pos      engine.Positions
-	err      error
-	assigned [][]connect.TaskID
-}
-
-func (a *fakeAssignments) Assigned(_ context.Context, tasks []connect.TaskID) (map[connect.TaskID]engine.Positions, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.assigned = append(a.assigned, tasks)
-	if a.err != nil {
-		return nil, a.err
-	}
-	if a.pos == nil {
-		return nil, nil
-	}
-	return map[connect.TaskID]engine.Positions{0: a.pos.Clone()}, nil
-}
-
-func (a *fakeAssignments) Revoked(context.Context, []connect.TaskID) {}
-func (a *fakeAssignments) Lost(context.Context, []connect.TaskID)    {}
-
 // at returns Assignments resuming preset's input at next.
-func at(preset string, next int64) *fakeAssignments {
-	return &fakeAssignments{pos: engine.Positions{{Stream: "datagen:" + preset}: next}}
+func at(preset string, next int64) *connecttest.Assignments {
+	return &connecttest.Assignments{Pos: engine.Positions{{Stream: "datagen:" + preset}: next}}
 }
 
 func requireNoError(t testing.TB, err error) {
@@ -66,7 +41,7 @@ func open(t testing.TB, cfg Config, a connect.Assignments) *Source {
 	s, err := New(cfg)
 	requireNoError(t, err)
 	if a == nil {
-		a = &fakeAssignments{}
+		a = &connecttest.Assignments{}
 	}
 	requireNoError(t, s.Open(context.Background(), a))
 	t.Cleanup(func() { s.Close(context.Background()) })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/connect/connecttest"
 	"github.com/runnel-io/runnel/engine"
 )
 
@@ -138,8 +139,8 @@ func TestResumeAtAssignedPosition(t *testing.T) {
 	if len(recs) != 10 || recs[0].Pos.Offset != 500 || recs[9].Pos.Next != 510 {
 		t.Fatalf("got %d records from %+v, want 10 from 500", len(recs), recs[0].Pos)
 	}
-	if len(a.assigned) != 1 || len(a.assigned[0]) != 1 || a.assigned[0][0] != 0 {
-		t.Fatalf("Assigned calls %v, want one for task 0", a.assigned)
+	if len(a.Calls()) != 1 || len(a.Calls()[0]) != 1 || a.Calls()[0][0] != 0 {
+		t.Fatalf("Assigned calls %v, want one for task 0", a.Calls())
 	}
 	// Positions of other inputs (another preset) are not the source's.
 	s = open(t, Config{Preset: PresetPageviews, Count: 1}, at(PresetOrders, 500))
@@ -153,7 +154,7 @@ func TestResumeAtAssignedPosition(t *testing.T) {
 	})
 	t.Run("error", func(t *testing.T) {
 		boom := errors.New("boom")
-		s := open(t, Config{Preset: PresetPageviews}, &fakeAssignments{err: boom})
+		s := open(t, Config{Preset: PresetPageviews}, &connecttest.Assignments{Err: boom})
 		_, err := s.Poll(context.Background())
 		if !errors.Is(err, boom) {
 			t.Fatalf("Poll: %v, want the Assigned error", err)
@@ -229,7 +230,7 @@ func TestOffsetsFile(t *testing.T) {
 			requireNoError(t, os.WriteFile(bad, []byte(tc.content), 0o644))
 			s, err := New(Config{Preset: PresetClicks, OffsetsFile: bad})
 			requireNoError(t, err)
-			requireErrorContains(t, s.Open(ctx, &fakeAssignments{}), "datagen source: offsets_file: "+bad+": "+tc.want)
+			requireErrorContains(t, s.Open(ctx, &connecttest.Assignments{}), "datagen source: offsets_file: "+bad+": "+tc.want)
 		})
 	}
 	t.Run("relative path", func(t *testing.T) {
@@ -285,8 +286,8 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("Poll before Open: %v", err)
 	}
 	requireErrorContains(t, s.Open(ctx, nil), "Assignments")
-	requireNoError(t, s.Open(ctx, &fakeAssignments{}))
-	requireErrorContains(t, s.Open(ctx, &fakeAssignments{}), "already open")
+	requireNoError(t, s.Open(ctx, &connecttest.Assignments{}))
+	requireErrorContains(t, s.Open(ctx, &connecttest.Assignments{}), "already open")
 	bs, err := s.Poll(ctx)
 	requireNoError(t, err)
 	if n := len(records(t, bs)); n != DefaultMaxBatch {
@@ -297,7 +298,7 @@ func TestUsage(t *testing.T) {
 	if _, err := s.Poll(ctx); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Poll after Close: %v", err)
 	}
-	if err := s.Open(ctx, &fakeAssignments{}); !errors.Is(err, ErrClosed) {
+	if err := s.Open(ctx, &connecttest.Assignments{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Open after Close: %v", err)
 	}
 	canceled, cancel := context.WithCancel(ctx)

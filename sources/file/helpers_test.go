@@ -6,37 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/runnel-io/runnel/connect"
-	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/connect/connecttest"
 )
-
-// fakeAssignments returns fixed positions and records the calls.
-type fakeAssignments struct {
-	mu       sync.Mutex
-	pos      engine.Positions
-	err      error
-	assigned [][]connect.TaskID
-}
-
-func (a *fakeAssignments) Assigned(_ context.Context, tasks []connect.TaskID) (map[connect.TaskID]engine.Positions, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.assigned = append(a.assigned, tasks)
-	if a.err != nil {
-		return nil, a.err
-	}
-	if a.pos == nil {
-		return nil, nil
-	}
-	return map[connect.TaskID]engine.Positions{0: a.pos.Clone()}, nil
-}
-
-func (a *fakeAssignments) Revoked(context.Context, []connect.TaskID) {}
-func (a *fakeAssignments) Lost(context.Context, []connect.TaskID)    {}
 
 func requireNoError(t *testing.T, err error) {
 	t.Helper()
@@ -79,7 +54,7 @@ func open(t *testing.T, cfg Config, a connect.Assignments) *Source {
 	s, err := New(cfg)
 	requireNoError(t, err)
 	if a == nil {
-		a = &fakeAssignments{}
+		a = &connecttest.Assignments{}
 	}
 	requireNoError(t, s.Open(context.Background(), a))
 	t.Cleanup(func() { s.Close(context.Background()) })

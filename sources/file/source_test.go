@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/runnel-io/runnel/connect"
+	"github.com/runnel-io/runnel/connect/connecttest"
 	"github.com/runnel-io/runnel/engine"
 )
 
@@ -126,7 +127,7 @@ func TestCSV(t *testing.T) {
 		})
 	})
 	t.Run("resume past the header", func(t *testing.T) {
-		a := &fakeAssignments{pos: engine.Positions{{Stream: path}: recs[1].Pos.Offset}}
+		a := &connecttest.Assignments{Pos: engine.Positions{{Stream: path}: recs[1].Pos.Offset}}
 		s := open(t, Config{Paths: []string{path}, Format: FormatCSV}, a)
 		equalStrings(t, values(readAll(t, s)), []string{`{"name":"bob","note":"say \"x\"","n":"<2>"}`})
 	})
@@ -189,19 +190,19 @@ func TestResumeAtAssignedPositions(t *testing.T) {
 	a := writeFile(t, filepath.Join(dir, "a.log"), "a1\na2\na3\n")
 	b := writeFile(t, filepath.Join(dir, "b.log"), "b1\nb2\n")
 	c := writeFile(t, filepath.Join(dir, "c.log"), "c1\n")
-	assign := &fakeAssignments{pos: engine.Positions{
+	assign := &connecttest.Assignments{Pos: engine.Positions{
 		{Stream: a}:                3,  // after a1
 		{Stream: b}:                6,  // at its end
 		{Stream: "/elsewhere.log"}: 99, // an input no longer matched
 	}}
 	s := open(t, Config{Paths: []string{filepath.Join(dir, "*.log")}}, assign)
-	if len(assign.assigned) != 0 {
+	if len(assign.Calls()) != 0 {
 		t.Fatal("Assigned called before the first Poll")
 	}
 	recs := readAll(t, s)
 	equalStrings(t, values(recs), []string{"a2", "a3", "c1"})
-	if len(assign.assigned) != 1 || len(assign.assigned[0]) != 1 || assign.assigned[0][0] != 0 {
-		t.Fatalf("Assigned calls: %v, want one for task 0", assign.assigned)
+	if len(assign.Calls()) != 1 || len(assign.Calls()[0]) != 1 || assign.Calls()[0][0] != 0 {
+		t.Fatalf("Assigned calls: %v, want one for task 0", assign.Calls())
 	}
 	if recs[0].Pos.Offset != 3 {
 		t.Fatalf("first record at %d, want 3", recs[0].Pos.Offset)
@@ -218,14 +219,12 @@ func TestAssignedError(t *testing.T) {
 	t.Parallel()
 	path := writeFile(t, filepath.Join(t.TempDir(), "a.log"), "x\n")
 	boom := errors.New("boom")
-	a := &fakeAssignments{err: boom}
+	a := &connecttest.Assignments{Err: boom}
 	s := open(t, Config{Paths: []string{path}}, a)
 	if _, err := s.Poll(context.Background()); !errors.Is(err, boom) {
 		t.Fatalf("Poll: %v, want boom", err)
 	}
-	a.mu.Lock()
-	a.err = nil
-	a.mu.Unlock()
+	a.SetErr(nil)
 	equalStrings(t, values(readAll(t, s)), []string{"x"}) // retried
 }
 
@@ -291,7 +290,7 @@ func TestFollowLiteralPathAppearsLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	bounded, _ := New(Config{Paths: []string{path}})
-	requireErrorContains(t, bounded.Open(context.Background(), &fakeAssignments{}), "later.log", "no such file")
+	requireErrorContains(t, bounded.Open(context.Background(), &connecttest.Assignments{}), "later.log", "no such file")
 
 	s := open(t, Config{Paths: []string{path}, Follow: true, PollInterval: 5 * time.Millisecond}, nil)
 	expectNothing(t, s)
@@ -365,7 +364,7 @@ func TestTruncated(t *testing.T) {
 	t.Run("resume position beyond the end", func(t *testing.T) {
 		t.Parallel()
 		path := writeFile(t, filepath.Join(t.TempDir(), "a.log"), "short\n")
-		s := open(t, Config{Paths: []string{path}}, &fakeAssignments{pos: engine.Positions{{Stream: path}: 100}})
+		s := open(t, Config{Paths: []string{path}}, &connecttest.Assignments{Pos: engine.Positions{{Stream: path}: 100}})
 		_, err := s.Poll(context.Background())
 		requireErrorContains(t, err, path, "truncated below position 100")
 	})
@@ -433,7 +432,7 @@ func TestOffsetsFile(t *testing.T) {
 	s2 := open(t, cfg, nil)
 	equalStrings(t, values(readAll(t, s2)), []string{"a3", "b2"})
 	// ...unless the Assignments say otherwise.
-	s3 := open(t, cfg, &fakeAssignments{pos: engine.Positions{{Stream: a}: 0}})
+	s3 := open(t, cfg, &connecttest.Assignments{Pos: engine.Positions{{Stream: a}: 0}})
 	equalStrings(t, values(readAll(t, s3)), []string{"a1", "a2", "a3", "b2"})
 	// Commit merges: inputs absent from the checkpoint keep their offsets.
 	requireNoError(t, s3.Commit(context.Background(), connect.Checkpoint{0: {{Stream: a}: 9}}))
@@ -455,7 +454,7 @@ func TestOffsetsFile(t *testing.T) {
 		bad := writeFile(t, filepath.Join(t.TempDir(), "o.json"), "{nope")
 		s, err := New(Config{Paths: []string{a}, OffsetsFile: bad})
 		requireNoError(t, err)
-		requireErrorContains(t, s.Open(context.Background(), &fakeAssignments{}), "offsets_file", bad)
+		requireErrorContains(t, s.Open(context.Background(), &connecttest.Assignments{}), "offsets_file", bad)
 	})
 }
 
@@ -539,7 +538,7 @@ func TestLag(t *testing.T) {
 	if lag := s.Lag()[0]; lag != -1 {
 		t.Fatalf("lag before Open %d, want -1", lag)
 	}
-	requireNoError(t, s.Open(context.Background(), &fakeAssignments{pos: engine.Positions{{Stream: a}: 11}}))
+	requireNoError(t, s.Open(context.Background(), &connecttest.Assignments{Pos: engine.Positions{{Stream: a}: 11}}))
 	defer s.Close(context.Background())
 	if lag := s.Lag()[0]; lag != 17 {
 		t.Fatalf("lag after Open %d, want 17 (positions are known on the first Poll)", lag)
@@ -591,8 +590,8 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("Poll before Open: %v", err)
 	}
 	requireErrorContains(t, s.Open(context.Background(), nil), "Assignments")
-	requireNoError(t, s.Open(context.Background(), &fakeAssignments{}))
-	requireErrorContains(t, s.Open(context.Background(), &fakeAssignments{}), "already open")
+	requireNoError(t, s.Open(context.Background(), &connecttest.Assignments{}))
+	requireErrorContains(t, s.Open(context.Background(), &connecttest.Assignments{}), "already open")
 	bs, err := s.Poll(context.Background())
 	requireNoError(t, err)
 	equalStrings(t, values(records(t, bs)), []string{"x"})
