@@ -32,10 +32,17 @@
 // sink's Commit returned, and a crash in between replays records into the
 // sink.
 //
-// A stage has one primary sink, the one whose positions are the truth.
-// Other outputs of the stage (a dead-letter topic, a late-record output, a
-// second branch) are committed before it on every checkpoint and deliver
-// at least once.
+// A stage has one primary sink, the one whose positions are the truth:
+// the stage resumes there and restores the state taken there. Other
+// outputs of the stage (a dead-letter topic, a late-record output, a
+// second branch) are committed before it on every checkpoint. An
+// at-least-once one may see records again after a crash. An exactly-once
+// one stores its positions too; when a crash (or an aborted transaction)
+// came between its commit and the primary's, it reports positions ahead of
+// the primary's, and while the stage replays up to them the outputs of
+// records they cover are not written to it again, nor are its positions
+// moved back. Outputs that no record caused (a window closed by a
+// processing-time tick) carry no position and are written again.
 //
 // # State
 //

@@ -41,7 +41,8 @@ type StageConfig struct {
 	// Sinks by output name; every output of the stage must be bound.
 	Sinks map[string]Sink
 	// Primary names the sink whose positions are the truth. Empty: the
-	// only exactly-once sink, or the stage's first output.
+	// first exactly-once sink that is not the dead letter, or the stage's
+	// first output.
 	Primary string
 	// State stores snapshots; required when the stage is stateful.
 	State StateStore
@@ -103,6 +104,11 @@ type task struct {
 	seq       int64  // of the last saved snapshot that was committed
 	dirty     bool
 	bufs      map[string]*outBuf
+	// ahead holds, for each exactly-once sink other than the primary that
+	// committed positions beyond committed (a crash or an abort between
+	// its commit and the primary's), those positions: outputs of records
+	// it covers are already in it and are not written again.
+	ahead map[string]engine.Positions
 	// lastRecord is when the task last read a record (or was created).
 	lastRecord time.Time
 }
@@ -128,10 +134,8 @@ func NewRunner(cfg StageConfig) (*Runner, error) {
 	if cfg.Primary == "" {
 		for _, out := range info.Sinks {
 			if cfg.Sinks[out].Delivery() == ExactlyOnce && out != cfg.Graph.ErrorPolicy().DeadLetter {
-				if cfg.Primary != "" {
-					return nil, fmt.Errorf("connect: stage %d of %s writes to two exactly-once sinks (%s, %s): name the primary one; the other delivers at least once", cfg.Stage, cfg.Graph.Name(), cfg.Primary, out)
-				}
 				cfg.Primary = out
+				break
 			}
 		}
 		if cfg.Primary == "" {
@@ -285,10 +289,17 @@ func (r *Runner) flush(ctx context.Context, t *task) error {
 			continue
 		}
 		b.ptrs = b.ptrs[:0]
+		ahead := t.ahead[out]
 		for i := range b.recs {
+			if ahead != nil && holds(ahead, &b.recs[i]) {
+				continue
+			}
 			b.ptrs = append(b.ptrs, &b.recs[i])
 		}
-		err := r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs)
+		var err error
+		if len(b.ptrs) > 0 {
+			err = r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs)
+		}
 		clear(b.recs)
 		clear(b.ptrs)
 		b.recs = b.recs[:0]
@@ -297,6 +308,42 @@ func (r *Runner) flush(ctx context.Context, t *task) error {
 		}
 	}
 	return nil
+}
+
+// holds reports whether a sink that committed positions ahead already
+// holds the output rec: the record it came from is covered. An output
+// with no source position (one a processing-time tick made) is written.
+func holds(ahead engine.Positions, rec *Record) bool {
+	if rec.Pos.Next == 0 {
+		return false
+	}
+	next, ok := ahead[rec.Pos.Input]
+	return ok && rec.Pos.Next <= next
+}
+
+// beyond reports whether p is past q on some input.
+func beyond(p, q engine.Positions) bool {
+	for in, off := range p {
+		if off > q[in] {
+			return true
+		}
+	}
+	return false
+}
+
+// merged returns pos with each input moved up to ahead's offset where
+// ahead is further.
+func merged(pos, ahead engine.Positions) engine.Positions {
+	if ahead == nil {
+		return pos
+	}
+	m := pos.Clone()
+	for in, off := range ahead {
+		if off > m[in] {
+			m[in] = off
+		}
+	}
+	return m
 }
 
 func (r *Runner) tick(ctx context.Context, now time.Time) error {
@@ -377,12 +424,28 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 	if len(cp) == 0 && !markers {
 		return nil
 	}
+	// The other sinks first. One that went ahead of the primary before a
+	// crash is never moved back: it gets its own positions where they
+	// are further.
+	secondary := map[string]Checkpoint{}
 	for name, s := range r.cfg.Sinks {
 		if name == r.cfg.Primary {
 			continue
 		}
-		if err := s.Commit(ctx, cp); err != nil {
+		scp, cloned := cp, false
+		for id, pos := range cp {
+			if a := r.tasks[id].ahead[name]; a != nil {
+				if !cloned {
+					scp, cloned = maps.Clone(cp), true
+				}
+				scp[id] = merged(pos, a)
+			}
+		}
+		if err := s.Commit(ctx, scp); err != nil {
 			return fmt.Errorf("connect: %s: committing %s: %w", r.key, name, err)
+		}
+		if s.Delivery() == ExactlyOnce {
+			secondary[name] = scp
 		}
 	}
 	var snaps map[TaskID]Snapshot
@@ -406,6 +469,15 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 		if err := r.primary.Commit(ctx, cp); err != nil {
 			if errors.Is(err, ErrAborted) {
 				r.log.Info("commit aborted; processing again from the last checkpoint", "err", err)
+				for name, scp := range secondary {
+					for id, pos := range scp {
+						t := r.tasks[id]
+						if t.ahead == nil {
+							t.ahead = map[string]engine.Positions{}
+						}
+						t.ahead[name] = pos
+					}
+				}
 				return r.rollbackLocked()
 			}
 			return fmt.Errorf("connect: %s: committing %s: %w", r.key, r.cfg.Primary, err)
@@ -433,6 +505,11 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 		if snaps != nil {
 			t.snap, t.seq = snaps[id].State, snaps[id].Seq
 		}
+		for name, a := range t.ahead {
+			if !beyond(a, pos) {
+				delete(t.ahead, name)
+			}
+		}
 	}
 	r.checkpoints++
 	return nil
@@ -451,7 +528,7 @@ func (r *Runner) rollbackLocked() error {
 				return fmt.Errorf("connect: %s task %d: %w", r.key, id, err)
 			}
 		}
-		nt.committed, nt.pos, nt.snap, nt.seq = t.committed, t.committed.Clone(), t.snap, t.seq
+		nt.committed, nt.pos, nt.snap, nt.seq, nt.ahead = t.committed, t.committed.Clone(), t.snap, t.seq, t.ahead
 		r.retire(t)
 		r.tasks[id] = nt
 	}
@@ -514,6 +591,7 @@ func (r *Runner) assignLocked(ctx context.Context, ids []TaskID) (map[TaskID]eng
 	res := make(map[TaskID]engine.Positions, len(ids))
 	for _, id := range ids {
 		var pos engine.Positions
+		others := map[string]engine.Positions{}
 		for name, s := range r.cfg.Sinks {
 			p, err := s.OpenTask(ctx, id)
 			if err != nil {
@@ -521,6 +599,8 @@ func (r *Runner) assignLocked(ctx context.Context, ids []TaskID) (map[TaskID]eng
 			}
 			if name == r.cfg.Primary {
 				pos = p
+			} else if p != nil && s.Delivery() == ExactlyOnce {
+				others[name] = p
 			}
 		}
 		t, err := r.newTask(id)
@@ -543,6 +623,15 @@ func (r *Runner) assignLocked(ctx context.Context, ids []TaskID) (map[TaskID]eng
 		if pos != nil {
 			t.committed, t.pos = pos, pos.Clone()
 			res[id] = pos
+		}
+		for name, p := range others {
+			if beyond(p, pos) {
+				if t.ahead == nil {
+					t.ahead = map[string]engine.Positions{}
+				}
+				t.ahead[name] = p
+				r.log.Debug("a sink is ahead of the primary: the outputs it holds are not written again", "task", id, "sink", name, "positions", fmt.Sprint(p))
+			}
 		}
 		if old := r.tasks[id]; old != nil {
 			r.retire(old)
