@@ -59,6 +59,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/runnel-io/runnel/engine"
 )
@@ -177,6 +178,49 @@ type Sink interface {
 	// discarded.
 	CloseTask(ctx context.Context, task TaskID) error
 	Close(ctx context.Context) error
+}
+
+// Rejection is an output record a sink refused, and why: a value its
+// column cannot hold, a document its index mapping refuses.
+type Rejection struct {
+	// Task is the task the record was written for (Prepare sets it;
+	// Write's rejections are of the task written).
+	Task   TaskID
+	Record *Record
+	Reason error
+}
+
+// RejectedError is returned by Write or Prepare when the sink refused some
+// records and took all the others. The runtime applies the graph's error
+// policy to each refused record: with DeadLetter it is written to the
+// dead-letter output, with the reason and its source position in headers
+// (engine.HeaderError and the others); with Skip it is counted and
+// logged; with Fail the stage stops.
+type RejectedError struct {
+	Rejected []Rejection
+}
+
+func (e *RejectedError) Error() string {
+	if len(e.Rejected) == 0 {
+		return "connect: no record rejected"
+	}
+	r := e.Rejected[0]
+	msg := fmt.Sprintf("connect: record from %s[%d] offset %d rejected: %v", r.Record.Pos.Stream, r.Record.Pos.Partition, r.Record.Pos.Offset, r.Reason)
+	if n := len(e.Rejected) - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
+}
+
+// Preparer is implemented by a sink that sends its records to the target
+// in a first phase, without their positions: rows into an open
+// transaction, bulk requests. At a checkpoint the runtime calls Prepare on
+// every such sink of the stage before it commits any: the records refused
+// then (a RejectedError) reach the dead-letter output in the same
+// checkpoint. Commit then only stores the positions and ends the
+// transaction. cp is what Commit will be given.
+type Preparer interface {
+	Prepare(ctx context.Context, cp Checkpoint) error
 }
 
 // Roller is implemented by a sink that wants a checkpoint before the

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -298,7 +299,7 @@ func (r *Runner) flush(ctx context.Context, t *task) error {
 		}
 		var err error
 		if len(b.ptrs) > 0 {
-			err = r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs)
+			err = r.rejected(ctx, t, out, r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs))
 		}
 		clear(b.recs)
 		clear(b.ptrs)
@@ -308,6 +309,54 @@ func (r *Runner) flush(ctx context.Context, t *task) error {
 		}
 	}
 	return nil
+}
+
+// rejected applies the error policy to the records a sink refused, when
+// err is a *RejectedError; any other error is returned as it is.
+func (r *Runner) rejected(ctx context.Context, t *task, out string, err error) error {
+	var rej *RejectedError
+	if err == nil || !errors.As(err, &rej) {
+		return err
+	}
+	p := r.cfg.Graph.ErrorPolicy()
+	op := "sink " + out
+	switch {
+	case p.Mode == engine.Skip:
+		for _, x := range rej.Rejected {
+			pos := x.Record.Pos
+			r.log.Warn("skipping a record the sink refused", "sink", out, "topic", pos.Stream, "partition", pos.Partition, "offset", pos.Offset, "err", x.Reason)
+		}
+		t.t.Metrics().Skipped.Add(int64(len(rej.Rejected)))
+		return nil
+	case p.Mode == engine.DeadLetter && p.DeadLetter != "" && out != p.DeadLetter:
+		ahead := t.ahead[p.DeadLetter]
+		dls := make([]*Record, 0, len(rej.Rejected))
+		for _, x := range rej.Rejected {
+			if ahead != nil && holds(ahead, x.Record) {
+				continue
+			}
+			dl := *x.Record
+			pos := dl.Pos
+			dl.Headers = append(append([]engine.Header(nil), dl.Headers...),
+				engine.Header{Key: engine.HeaderError, Value: []byte(x.Reason.Error())},
+				engine.Header{Key: engine.HeaderOperator, Value: []byte(op)},
+				engine.Header{Key: engine.HeaderTopic, Value: []byte(pos.Stream)},
+				engine.Header{Key: engine.HeaderPartition, Value: strconv.AppendInt(nil, int64(pos.Partition), 10)},
+				engine.Header{Key: engine.HeaderOffset, Value: strconv.AppendInt(nil, pos.Offset, 10)},
+			)
+			dls = append(dls, &dl)
+		}
+		t.t.Metrics().DeadLettered.Add(int64(len(rej.Rejected)))
+		if len(dls) == 0 {
+			return nil
+		}
+		if err := r.cfg.Sinks[p.DeadLetter].Write(ctx, t.id, dls); err != nil {
+			return fmt.Errorf("connect: %s task %d: writing what %s refused to the dead letter %s: %w", r.key, t.id, out, p.DeadLetter, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("connect: %s task %d: %s: %w", r.key, t.id, out, err)
+	}
 }
 
 // holds reports whether a sink that committed positions ahead already
@@ -424,14 +473,11 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 	if len(cp) == 0 && !markers {
 		return nil
 	}
-	// The other sinks first. One that went ahead of the primary before a
-	// crash is never moved back: it gets its own positions where they
-	// are further.
-	secondary := map[string]Checkpoint{}
-	for name, s := range r.cfg.Sinks {
-		if name == r.cfg.Primary {
-			continue
-		}
+	// What each sink is given: a sink that went ahead of the primary
+	// before a crash is never moved back, it gets its own positions where
+	// they are further.
+	cps := make(map[string]Checkpoint, len(r.cfg.Sinks))
+	for name := range r.cfg.Sinks {
 		scp, cloned := cp, false
 		for id, pos := range cp {
 			if a := r.tasks[id].ahead[name]; a != nil {
@@ -441,6 +487,20 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 				scp[id] = merged(pos, a)
 			}
 		}
+		cps[name] = scp
+	}
+	// First the sinks that prepare: what they refuse goes to the dead
+	// letter, which prepares last.
+	if err := r.prepareLocked(ctx, cps); err != nil {
+		return err
+	}
+	// Then the other sinks, then the state, then the primary.
+	secondary := map[string]Checkpoint{}
+	for name, s := range r.cfg.Sinks {
+		if name == r.cfg.Primary {
+			continue
+		}
+		scp := cps[name]
 		if err := s.Commit(ctx, scp); err != nil {
 			return fmt.Errorf("connect: %s: committing %s: %w", r.key, name, err)
 		}
@@ -512,6 +572,50 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 		}
 	}
 	r.checkpoints++
+	return nil
+}
+
+// prepareLocked calls Prepare on the sinks that implement Preparer, the
+// dead letter last, and applies the error policy to what they refuse.
+func (r *Runner) prepareLocked(ctx context.Context, cps map[string]Checkpoint) error {
+	dl := r.cfg.Graph.ErrorPolicy().DeadLetter
+	names := slices.Sorted(maps.Keys(r.cfg.Sinks))
+	slices.SortStableFunc(names, func(a, b string) int {
+		switch {
+		case a == dl && b != dl:
+			return 1
+		case b == dl && a != dl:
+			return -1
+		}
+		return 0
+	})
+	for _, name := range names {
+		pr, ok := r.cfg.Sinks[name].(Preparer)
+		if !ok {
+			continue
+		}
+		err := pr.Prepare(ctx, cps[name])
+		var rej *RejectedError
+		if errors.As(err, &rej) {
+			byTask := map[TaskID][]Rejection{}
+			for _, x := range rej.Rejected {
+				byTask[x.Task] = append(byTask[x.Task], x)
+			}
+			for id, xs := range byTask {
+				t := r.tasks[id]
+				if t == nil {
+					return fmt.Errorf("connect: %s: %s refused a record of task %d, which this process does not run: %w", r.key, name, id, err)
+				}
+				if err := r.rejected(ctx, t, name, &RejectedError{Rejected: xs}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("connect: %s: preparing %s: %w", r.key, name, err)
+		}
+	}
 	return nil
 }
 

@@ -974,3 +974,107 @@ func TestNewRunnerChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestSinkRejections: records a sink refuses, at Write or at Prepare, go
+// to the error policy with the reason: the dead letter (in the same
+// checkpoint, committed before the primary), a skip, or a stop; the other
+// records are committed, each once.
+func TestSinkRejections(t *testing.T) {
+	t.Parallel()
+	tooBig := func(r *connect.Record) error {
+		if len(r.Value) > 1 {
+			return fmt.Errorf("value %s does not fit the column", r.Value)
+		}
+		return nil
+	}
+	for _, tc := range []struct {
+		name    string
+		prepare bool
+		mode    engine.ErrorMode
+	}{
+		{"write/dead letter", false, engine.DeadLetter},
+		{"prepare/dead letter", true, engine.DeadLetter},
+		{"write/skip", false, engine.Skip},
+		{"prepare/skip", true, engine.Skip},
+		{"write/fail", false, engine.Fail},
+		{"prepare/fail", true, engine.Fail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			j := &connecttest.Journal{}
+			src := connecttest.NewSource(j)
+			var out connect.Sink
+			var outputOf func(connect.TaskID) []*connect.Record
+			if tc.prepare {
+				s := connecttest.NewPreparingSink("out", j)
+				s.Reject(tooBig)
+				out, outputOf = s, s.Output
+			} else {
+				s := connecttest.NewExactlyOnceSink("out", j)
+				s.Reject(tooBig)
+				out, outputOf = s, s.Output
+			}
+			dlq := connecttest.NewAtLeastOnceSink("dlq", j)
+			policy := engine.ErrorPolicy{Mode: tc.mode}
+			sinks := map[string]connect.Sink{"out": out}
+			if tc.mode == engine.DeadLetter {
+				policy.DeadLetter, sinks["dlq"] = "dlq", dlq
+			}
+			// Doubled: 2, 14 (refused), 6, 18 (refused).
+			src.Append(in0, connecttest.Rec("k", "1", 1), connecttest.Rec("k", "7", 2), connecttest.Rec("k", "3", 3), connecttest.Rec("k", "9", 4))
+			src.Push(connecttest.Assign(0))
+			rn := startRun(t, connect.StageConfig{Graph: doubleGraph(policy), Source: src, Sinks: sinks, CheckpointInterval: time.Hour})
+			if tc.mode == engine.Fail {
+				// A refusal at Write stops the stage at once; one at
+				// Prepare, at the checkpoint of the stop.
+				var err error
+				if tc.prepare {
+					rn.until("the input read", func() bool { return rn.r.Stats().In == 4 })
+					err = rn.stop()
+				} else {
+					err = rn.wait()
+				}
+				if err == nil || !strings.Contains(err.Error(), "value 14 does not fit the column") {
+					t.Fatalf("Run: %v, want the reason of the refusal", err)
+				}
+				if got := outputOf(0); len(got) != 0 {
+					t.Fatalf("committed %q after a refusal under Fail", values(got))
+				}
+				return
+			}
+			rn.until("4 records processed", func() bool { return rn.r.Stats().In == 4 })
+			if err := rn.stop(); err != nil {
+				t.Fatal(err)
+			}
+			requireValues(t, "the output", outputOf(0), "2", "6")
+			st := rn.r.Stats()
+			if tc.mode == engine.Skip {
+				if st.Skipped != 2 || st.DeadLettered != 0 {
+					t.Fatalf("stats %+v, want 2 skipped", st)
+				}
+				return
+			}
+			if st.DeadLettered != 2 {
+				t.Fatalf("stats %+v, want 2 dead letters", st)
+			}
+			dead := dlq.Output(0)
+			requireValues(t, "the dead letters", dead, "14", "18")
+			for i, off := range []string{"1", "3"} {
+				for h, want := range map[string]string{
+					engine.HeaderOperator: "sink out", engine.HeaderTopic: "in", engine.HeaderPartition: "0", engine.HeaderOffset: off,
+				} {
+					if v, _ := dead[i].Header(h); string(v) != want {
+						t.Errorf("dead letter %d header %s: %q, want %q", i, h, v, want)
+					}
+				}
+				if v, _ := dead[i].Header(engine.HeaderError); !strings.Contains(string(v), "does not fit the column") {
+					t.Errorf("dead letter %d error header %q", i, v)
+				}
+			}
+			requireOrder(t, j, "dlq.Commit", "out.Commit")
+			if tc.prepare {
+				requireOrder(t, j, "out.Prepare", "dlq.Commit")
+			}
+		})
+	}
+}

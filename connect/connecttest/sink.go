@@ -13,10 +13,10 @@ import (
 
 // Call is one call made to a Sink.
 type Call struct {
-	Op         string // "OpenTask", "Write", "Commit", "CloseTask", "Close"
+	Op         string // "OpenTask", "Write", "Prepare", "Commit", "CloseTask", "Close"
 	Task       connect.TaskID
 	Records    []*connect.Record  // Write
-	Checkpoint connect.Checkpoint // Commit, a copy
+	Checkpoint connect.Checkpoint // Prepare and Commit, a copy
 	Err        error              // what the call returned
 }
 
@@ -45,6 +45,7 @@ type Sink struct {
 	writeErr  failures
 	openErr   error
 	onAbort   func()
+	reject    func(*connect.Record) error
 }
 
 var (
@@ -97,6 +98,14 @@ func (s *Sink) FailOpen(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.openErr = err
+}
+
+// Reject makes Write refuse the records for which f returns an error
+// (a *connect.RejectedError), and keep the others.
+func (s *Sink) Reject(f func(*connect.Record) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reject = f
 }
 
 // OnAbort sets what an aborted commit does besides dropping the pending
@@ -153,8 +162,23 @@ func (s *Sink) Write(_ context.Context, task connect.TaskID, recs []*connect.Rec
 	if err != nil {
 		return err
 	}
+	var rej connect.RejectedError
+	if s.reject != nil {
+		var keep []*connect.Record
+		for _, r := range recs {
+			if why := s.reject(r); why != nil {
+				rej.Rejected = append(rej.Rejected, connect.Rejection{Task: task, Record: r, Reason: why})
+			} else {
+				keep = append(keep, r)
+			}
+		}
+		recs = keep
+	}
 	s.pending[task] = append(s.pending[task], recs...)
 	s.written += len(recs)
+	if len(rej.Rejected) > 0 {
+		return &rej
+	}
 	return nil
 }
 
@@ -273,6 +297,56 @@ func (s *Sink) Positions(task connect.TaskID) engine.Positions {
 	defer s.mu.Unlock()
 	if p, ok := s.positions[task]; ok {
 		return p.Clone()
+	}
+	return nil
+}
+
+// PreparingSink is a Sink that is also a connect.Preparer: its Write
+// keeps every record, and Prepare refuses those Reject names, as a
+// database refuses rows when they are sent.
+type PreparingSink struct {
+	*Sink
+	prepReject func(*connect.Record) error
+}
+
+var _ connect.Preparer = (*PreparingSink)(nil)
+
+// NewPreparingSink returns an exactly-once PreparingSink.
+func NewPreparingSink(name string, j *Journal) *PreparingSink {
+	return &PreparingSink{Sink: newSink(name, connect.ExactlyOnce, j)}
+}
+
+// Reject makes Prepare refuse the pending records for which f returns an
+// error; they are dropped, the others stay pending.
+func (s *PreparingSink) Reject(f func(*connect.Record) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prepReject = f
+}
+
+// Prepare implements connect.Preparer.
+func (s *PreparingSink) Prepare(_ context.Context, cp connect.Checkpoint) error {
+	s.journal.add("%s.Prepare", s.name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, Call{Op: "Prepare", Checkpoint: cloneCheckpoint(cp)})
+	if s.prepReject == nil {
+		return nil
+	}
+	var rej connect.RejectedError
+	for id := range cp {
+		kept := s.pending[id][:0]
+		for _, r := range s.pending[id] {
+			if why := s.prepReject(r); why != nil {
+				rej.Rejected = append(rej.Rejected, connect.Rejection{Task: id, Record: r, Reason: why})
+			} else {
+				kept = append(kept, r)
+			}
+		}
+		s.pending[id] = kept
+	}
+	if len(rej.Rejected) > 0 {
+		return &rej
 	}
 	return nil
 }
