@@ -20,12 +20,13 @@ type flaky struct {
 	connect.Sink
 	commits, failed *atomic.Int64
 	every           int64
+	calm            *atomic.Bool // set: no more failures (the test stops)
 }
 
 var errFlaky = errors.New("flaky: the server went away")
 
 func (f flaky) Commit(ctx context.Context, cp connect.Checkpoint) error {
-	if f.commits.Add(1)%f.every == 0 {
+	if f.commits.Add(1)%f.every == 0 && !f.calm.Load() {
 		f.failed.Add(1)
 		return errFlaky
 	}
@@ -40,6 +41,7 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 	want := clickInput(t, addr, 2, 4000, 11, 5, 25)
 
 	var commits, failed atomic.Int64
+	var calm atomic.Bool
 	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 20 * time.Millisecond, MaxRestarts: 1000,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	in := pipelines.FromTopic(p, "clicks", engine.String(), engine.JSON[click]())
@@ -51,10 +53,15 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 	})
 	pipelines.ToSink(rows, "flaky-files", func() (connect.Sink, error) {
 		s, err := filesink.New(filesink.Config{Dir: dir})
-		return flaky{s, &commits, &failed, 2}, err
+		return flaky{s, &commits, &failed, 2, &calm}, err
 	}, engine.JSON[engine.WindowKey[string]](), engine.JSON[windowRow]())
 
-	runUntil(t, p, func() bool { return len(readRows(t, dir)) >= len(want) })
+	// The commit of the stop must not fail: Run would return its error.
+	runUntil(t, p, func() bool {
+		done := len(readRows(t, dir)) >= len(want)
+		calm.Store(done)
+		return done
+	})
 	if failed.Load() == 0 {
 		t.Fatalf("%d commits, none failed", commits.Load())
 	}
