@@ -16,6 +16,7 @@ import (
 	topicsink "github.com/runnel-io/runnel/sinks/topic"
 	"github.com/runnel-io/runnel/sources/datagen"
 	filesrc "github.com/runnel-io/runnel/sources/file"
+	pgsrc "github.com/runnel-io/runnel/sources/postgres"
 	topicsrc "github.com/runnel-io/runnel/sources/topic"
 )
 
@@ -96,6 +97,21 @@ var sourceConns = map[string]sourceConn{
 			s := FromFile(p, cfg, engine.Bytes())
 			return engine.MapRecord(s, func(r engine.Record[string, []byte]) (engine.Record[[]byte, []byte], error) {
 				return engine.Record[[]byte, []byte]{Value: r.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}, nil
+			}, engine.Name("input-"+in.name))
+		},
+	},
+	"postgres": {
+		spec:        spec.FromStruct(pgsrc.Config{}),
+		config:      func(n *yaml.Node) (any, error) { return validated[pgsrc.Config](n) },
+		valueFormat: func(any) string { return formatJSON },
+		bind: func(p *Pipeline, in *inputDecl, dataDir string) engine.Stream[[]byte, []byte] {
+			cfg := *in.cfg.(*pgsrc.Config)
+			if cfg.OffsetsFile == "" {
+				cfg.OffsetsFile = filepath.Join(dataDir, "offsets", p.g.Name()+"."+in.name+".json")
+			}
+			s := FromPostgres(p, cfg, engine.Bytes())
+			return engine.MapRecord(s, func(r engine.Record[string, []byte]) (engine.Record[[]byte, []byte], error) {
+				return engine.Record[[]byte, []byte]{Key: []byte(r.Key), Value: r.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}, nil
 			}, engine.Name("input-"+in.name))
 		},
 	},
