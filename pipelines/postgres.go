@@ -3,6 +3,7 @@ package pipelines
 import (
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
+	pgsink "github.com/runnel-io/runnel/sinks/postgres"
 	pgsrc "github.com/runnel-io/runnel/sources/postgres"
 )
 
@@ -29,4 +30,20 @@ func FromPostgres[V any](p *Pipeline, cfg pgsrc.Config, values engine.Serde[V]) 
 		return s, nil
 	}
 	return engine.From(p.g, name, engine.String(), values)
+}
+
+// ToPostgres writes to a PostgreSQL table, exactly once (see
+// sinks/postgres): the rows and the positions they cover commit in one
+// transaction, under the consumer "<pipeline>.<table>" unless
+// cfg.Consumer is set.
+func ToPostgres[K, V any](s engine.Stream[K, V], cfg pgsink.Config, keys engine.Serde[K], values engine.Serde[V]) {
+	p := pipelineOf(s.Graph())
+	if cfg.Consumer == "" {
+		cfg.Consumer = p.g.Name() + "." + cfg.Table
+	}
+	name := "postgres:" + cfg.Consumer
+	p.sinks[name] = func(*runtime, int, connect.Source, bool) (connect.Sink, error) {
+		return pgsink.New(cfg)
+	}
+	engine.To(s, name, keys, values)
 }

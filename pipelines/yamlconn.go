@@ -12,7 +12,9 @@ import (
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/pipelines/spec"
+	essink "github.com/runnel-io/runnel/sinks/elasticsearch"
 	filesink "github.com/runnel-io/runnel/sinks/file"
+	pgsink "github.com/runnel-io/runnel/sinks/postgres"
 	topicsink "github.com/runnel-io/runnel/sinks/topic"
 	"github.com/runnel-io/runnel/sources/datagen"
 	filesrc "github.com/runnel-io/runnel/sources/file"
@@ -146,6 +148,34 @@ var sinkConns = map[string]sinkConn{
 		},
 		topic: func(cfg any) string { return cfg.(*topicsink.Config).Topic },
 		where: func(cfg any) string { return "topic " + cfg.(*topicsink.Config).Topic },
+	},
+	"postgres": {
+		spec:   spec.FromStruct(pgsink.Config{}),
+		config: func(n *yaml.Node) (any, error) { return validated[pgsink.Config](n) },
+		bind: func(s engine.Stream[any, any], out *outputDecl) {
+			cfg := *out.cfg.(*pgsink.Config)
+			cfg.Consumer = pipelineOf(s.Graph()).g.Name() + "." + out.name
+			ToPostgres(s, cfg, dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
+		},
+		topic: func(any) string { return "" },
+		where: func(cfg any) string { return "table " + cfg.(*pgsink.Config).Table },
+	},
+	"elasticsearch": {
+		spec: spec.FromStruct(essink.Config{}),
+		config: func(n *yaml.Node) (any, error) {
+			cfg, err := decodeAs[essink.Config](n)
+			if err == nil {
+				c := *cfg.(*essink.Config)
+				c.Consumer = "runtime" // what the runtime sets, for Validate
+				err = c.Validate()
+			}
+			return cfg, err
+		},
+		bind: func(s engine.Stream[any, any], out *outputDecl) {
+			ToElasticsearch(s, out.name, *out.cfg.(*essink.Config), dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
+		},
+		topic: func(any) string { return "" },
+		where: func(cfg any) string { return "index " + cfg.(*essink.Config).Index },
 	},
 	"file": {
 		spec:   spec.FromStruct(filesink.Config{}),

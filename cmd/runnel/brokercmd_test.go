@@ -17,17 +17,18 @@ import (
 	"github.com/runnel-io/runnel/internal/proctest"
 
 	"github.com/runnel-io/runnel/broker/store"
+	"github.com/runnel-io/runnel/internal/pgtest"
 )
 
 // TestMain lets a test run the command line in a child process: the test
 // binary with RUNNEL_TEST_RUN_MAIN=1 is runnel, its arguments the command
-// line.
+// line. The kill tests of the Postgres sink get a server from pgtest.
 func TestMain(m *testing.M) {
 	if os.Getenv("RUNNEL_TEST_RUN_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 var listeningRE = regexp.MustCompile(`^runnel broker listening on (\S+) \(data directory (.+)\)$`)

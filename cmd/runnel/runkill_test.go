@@ -63,15 +63,21 @@ func killClick(i int) map[string]any {
 	return map[string]any{"id": i, "page": fmt.Sprintf("/p%d", i%5), "ts": ts}
 }
 
-// TestKillRunExactlyOnce runs `runnel run` (the binary, built for the
-// test) on a windowed pipeline against a broker in the test's process,
-// and SIGKILLs it at random moments 20 times while clicks are produced;
-// then `runnel run --once` finishes the input. Every window written is
-// written once, and holds exactly the clicks of its page and 10 s that
-// were not late (the late ones are in their own output, each once too).
-// The stage has two exactly-once file sinks: a kill between the commit of
-// one and the other's once wrote a checkpoint's windows twice.
-func TestKillRunExactlyOnce(t *testing.T) {
+// killRig is a run of killRun: where it ran and what it fed.
+type killRig struct {
+	dir      string
+	produced int // clicks: killClick(0) … killClick(produced-1)
+	logs     *proctest.Buffer
+}
+
+// killRun builds runnel, writes yaml to a file and runs `runnel run` on
+// it against a broker in the test's process (KAFKA_BOOTSTRAP; DIR is a
+// temporary directory; env adds variables), SIGKILLing it at random
+// moments 20 times while clicks are produced to the topic clicks (4
+// partitions, keyed by click id, about 4000 a second); then `runnel run
+// --once` finishes the input.
+func killRun(t *testing.T, yaml string, env ...string) *killRig {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary and kills it 20 times")
 	}
@@ -83,10 +89,10 @@ func TestKillRunExactlyOnce(t *testing.T) {
 	addr := brokertest.Start(t, broker.GroupInitialRebalanceDelay(0), broker.GroupMinSessionTimeout(time.Second))
 	brokertest.CreateTopic(t, addr, "clicks", 4, nil)
 	file := filepath.Join(dir, "kill.yaml")
-	if err := os.WriteFile(file, []byte(killYAML), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "KAFKA_BOOTSTRAP="+addr, "DIR="+dir)
+	env = append(append(os.Environ(), "KAFKA_BOOTSTRAP="+addr, "DIR="+dir), env...)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("RUNNEL_KILL_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -97,7 +103,7 @@ func TestKillRunExactlyOnce(t *testing.T) {
 	// The feeder produces clicks, keyed by id, until told to stop.
 	cl := brokertest.Client(t, addr, kgo.DefaultProduceTopic("clicks"))
 	ctx := brokertest.Context(t)
-	var produced int
+	rig := &killRig{dir: dir, logs: &proctest.Buffer{}}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -111,9 +117,9 @@ func TestKillRunExactlyOnce(t *testing.T) {
 			}
 			var recs []*kgo.Record
 			for range 200 {
-				v, _ := json.Marshal(killClick(produced))
-				recs = append(recs, &kgo.Record{Key: []byte(strconv.Itoa(produced)), Value: v})
-				produced++
+				v, _ := json.Marshal(killClick(rig.produced))
+				recs = append(recs, &kgo.Record{Key: []byte(strconv.Itoa(rig.produced)), Value: v})
+				rig.produced++
 			}
 			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 				t.Errorf("produce: %v", err)
@@ -123,10 +129,9 @@ func TestKillRunExactlyOnce(t *testing.T) {
 		}
 	}()
 
-	var logs proctest.Buffer
 	for i := range 20 {
 		cmd := exec.Command(bin, "run", "-q", "--log-level", "error", file)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, rig.logs, rig.logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -144,17 +149,41 @@ func TestKillRunExactlyOnce(t *testing.T) {
 	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, bin, "run", "--once", "-q", file)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, &logs, &logs
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, rig.logs, rig.logs
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("run --once: %v\n%s", err, logs.String())
+		t.Fatalf("run --once: %v\n%s", err, rig.logs.String())
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", rig.logs.String())
+		}
+	})
+	return rig
+}
 
-	// The truth: clicks per (page, window start), minus the late ones.
+// windowTruth returns the clicks of each "page@window start" (10 s
+// tumbling windows) of the first n clicks.
+func windowTruth(n int) map[string]int64 {
 	truth := map[string]int64{}
-	for i := range produced {
+	for i := range n {
 		c := killClick(i)
 		truth[fmt.Sprintf("%s@%d", c["page"], c["ts"].(int64)/10_000*10_000)]++
 	}
+	return truth
+}
+
+// TestKillRunExactlyOnce runs killRun on a windowed pipeline into files.
+// Every window written is written once, and holds exactly the clicks of
+// its page and 10 s that were not late (the late ones are in their own
+// output, each once too). The stage has two exactly-once file sinks: a
+// kill between the commit of one and the other's once wrote a
+// checkpoint's windows twice.
+func TestKillRunExactlyOnce(t *testing.T) {
+	rig := killRun(t, killYAML)
+	dir, produced := rig.dir, rig.produced
+
+	// The truth: clicks per (page, window start), minus the late ones.
+	truth := windowTruth(produced)
 	late := 0
 	lateSeen := map[int]bool{}
 	for _, line := range committedLines(t, filepath.Join(dir, "out", "late")) {
@@ -199,7 +228,4 @@ func TestKillRunExactlyOnce(t *testing.T) {
 		t.Errorf("%d windows and %d late clicks for %d clicks; want at least %d windows and some late", len(windows), late, produced, want)
 	}
 	t.Logf("%d clicks, %d windows, %d late, 20 kills", produced, len(windows), late)
-	if t.Failed() {
-		t.Logf("logs:\n%s", logs.String())
-	}
 }
