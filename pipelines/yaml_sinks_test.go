@@ -3,6 +3,7 @@ package pipelines_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -147,5 +148,59 @@ func checkDead(t *testing.T, addr, topic string, want map[string]string) {
 	}
 	for v := range want {
 		t.Errorf("%s: %s is missing", topic, v)
+	}
+}
+
+// TestYAMLIndexExpression: an elasticsearch output's index_expression
+// picks each record's index.
+func TestYAMLIndexExpression(t *testing.T) {
+	es := esemu.New()
+	srv := httptest.NewServer(es)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	var lines []string
+	for i := range 10 {
+		lines = append(lines, fmt.Sprintf(`{"id":%d,"n":%d}`, i, i))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := `broker: {data_dir: "${DIR}/data"}
+inputs:
+  in: {file: {paths: ["${DIR}/in.jsonl"], format: jsonl}}
+outputs:
+  search:
+    elasticsearch: {addresses: ["${ES_URL}"], id: position, index_expression: 'value.n >= 7 ? "big" : "small-" + string(value.n % 2)'}
+pipelines:
+  p: {from: in, steps: [{to: search}]}
+`
+	file := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DIR": dir, "ES_URL": srv.URL}
+	f, err := pipelines.LoadFile(file, pipelines.LoadOptions{Once: true, Logger: quietLogger(),
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := f.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for index, want := range map[string][]int{"big": {7, 8, 9}, "small-0": {0, 2, 4, 6}, "small-1": {1, 3, 5}} {
+		var got []int
+		for _, d := range es.Docs(index) {
+			var v struct{ ID int }
+			if err := json.Unmarshal(d.Source, &v); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, v.ID)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("index %s holds ids %v, want %v", index, got, want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/pipelines/exprs"
 	"github.com/runnel-io/runnel/pipelines/spec"
 	essink "github.com/runnel-io/runnel/sinks/elasticsearch"
 	filesink "github.com/runnel-io/runnel/sinks/file"
@@ -161,21 +162,36 @@ var sinkConns = map[string]sinkConn{
 		where: func(cfg any) string { return "table " + cfg.(*pgsink.Config).Table },
 	},
 	"elasticsearch": {
-		spec: spec.FromStruct(essink.Config{}),
+		spec: spec.FromStruct(esOutput{}),
 		config: func(n *yaml.Node) (any, error) {
-			cfg, err := decodeAs[essink.Config](n)
+			cfg, err := decodeAs[esOutput](n)
 			if err == nil {
-				c := *cfg.(*essink.Config)
+				c := cfg.(*esOutput).Config
 				c.Consumer = "runtime" // what the runtime sets, for Validate
 				err = c.Validate()
+			}
+			if e := cfg.(*esOutput).IndexExpression; err == nil && e != "" {
+				if _, cerr := exprs.Compile(e, exprs.String); cerr != nil {
+					err = fmt.Errorf("index_expression: %w", cerr)
+				}
 			}
 			return cfg, err
 		},
 		bind: func(s engine.Stream[any, any], out *outputDecl) {
-			ToElasticsearch(s, out.name, *out.cfg.(*essink.Config), dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
+			o := out.cfg.(*esOutput)
+			cfg := o.Config
+			if o.IndexExpression != "" {
+				s, cfg.IndexFunc = indexByExpression(s, o.IndexExpression, out.name)
+			}
+			ToElasticsearch(s, out.name, cfg, dynSerde{out.keyFormat}, dynSerde{out.valueFormat})
 		},
 		topic: func(any) string { return "" },
-		where: func(cfg any) string { return "index " + cfg.(*essink.Config).Index },
+		where: func(cfg any) string {
+			if e := cfg.(*esOutput).IndexExpression; e != "" {
+				return "the indices of " + e
+			}
+			return "index " + cfg.(*esOutput).Index
+		},
 	},
 	"file": {
 		spec:   spec.FromStruct(filesink.Config{}),
@@ -225,4 +241,45 @@ func joinQuoted(ss []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return strings.Join(q, ", ")
+}
+
+// esOutput is an elasticsearch output: the sink's Config, and the index
+// as an expression of the record.
+type esOutput struct {
+	essink.Config `yaml:",inline"`
+	// IndexExpression, when set, computes each record's index (a
+	// string) instead of Index.
+	IndexExpression string `yaml:"index_expression"`
+}
+
+// indexHeader carries the index an expression chose from the pipeline to
+// the sink; the sink does not index headers.
+const indexHeader = "runnel.elasticsearch.index"
+
+// indexByExpression adds to every record of s a header holding the index
+// src computes, and returns the IndexFunc that reads it.
+func indexByExpression(s engine.Stream[any, any], src, output string) (engine.Stream[any, any], func(*connect.Record) (string, error)) {
+	p, err := exprs.Compile(src, exprs.String)
+	if err != nil {
+		panic(err) // checked when the file was loaded
+	}
+	e := recExpr{p, p.Uses("headers")}
+	s = engine.MapRecord(s, func(r engine.Record[any, any]) (engine.Record[any, any], error) {
+		v, err := p.Run(e.env(&r))
+		if err != nil {
+			return r, err
+		}
+		idx, ok := v.(string)
+		if !ok || idx == "" {
+			return r, fmt.Errorf("index_expression %s gave %v, not an index name", src, v)
+		}
+		r.Headers = append(append([]engine.Header(nil), r.Headers...), engine.Header{Key: indexHeader, Value: []byte(idx)})
+		return r, nil
+	}, engine.Name("index-of-"+output))
+	return s, func(rec *connect.Record) (string, error) {
+		if v, ok := rec.Header(indexHeader); ok {
+			return string(v), nil
+		}
+		return "", fmt.Errorf("the record has no %s header", indexHeader)
+	}
 }

@@ -1,14 +1,9 @@
 package datagen
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
-	"github.com/runnel-io/runnel/internal/fsutil"
+	"github.com/runnel-io/runnel/internal/posfile"
 )
 
 // offsetsVersion is the version of the OffsetsFile format.
@@ -25,19 +20,18 @@ type offsetsJSON struct {
 // returns the index of the next record, or ok false when the file does
 // not exist.
 func readOffsets(path, preset string) (next int64, ok bool, _ error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, false, nil
-	}
+	var o offsetsJSON
+	ok, err := posfile.Read(path, &o)
 	if err != nil {
+		// An unreadable file's error names path; a *posfile.CorruptError
+		// reads "<path>: corrupt: <decoding error>".
 		return 0, false, fmt.Errorf("datagen source: %s: %w", fieldOffsetsFile, err)
+	}
+	if !ok {
+		return 0, false, nil
 	}
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("datagen source: %s: %s: "+format, append([]any{fieldOffsetsFile, path}, args...)...)
-	}
-	var o offsetsJSON
-	if err := json.Unmarshal(b, &o); err != nil {
-		return 0, false, corrupt("corrupt: %w", err)
 	}
 	switch {
 	case o.Version != offsetsVersion:
@@ -51,14 +45,10 @@ func readOffsets(path, preset string) (next int64, ok bool, _ error) {
 }
 
 // writeOffsets replaces the offsets file at path so that a crash leaves
-// either the old or the new content (fsutil.WriteFileAtomic: path+".tmp",
+// either the old or the new content (posfile.Write: path+".tmp",
 // fsync, rename, fsync of the directory).
 func writeOffsets(path, preset string, next int64) error {
-	b, err := json.Marshal(offsetsJSON{Version: offsetsVersion, Preset: preset, Next: next})
-	if err != nil {
-		return fmt.Errorf("datagen source: %s: %w", fieldOffsetsFile, err)
-	}
-	if err := fsutil.WriteFileAtomic(filepath.Dir(path), filepath.Base(path), append(b, '\n')); err != nil {
+	if err := posfile.Write(path, offsetsJSON{Version: offsetsVersion, Preset: preset, Next: next}); err != nil {
 		return fmt.Errorf("datagen source: %s: %w", fieldOffsetsFile, err)
 	}
 	return nil

@@ -2,17 +2,13 @@ package file
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/runnel-io/runnel/engine"
-	"github.com/runnel-io/runnel/internal/fsutil"
+	"github.com/runnel-io/runnel/internal/posfile"
 )
 
 // tmpSuffix names the temporary file OffsetsFile is written to before it
@@ -37,16 +33,17 @@ type offsetEntry struct {
 // readOffsets reads an offsets file; one that does not exist holds no
 // positions.
 func readOffsets(path string) (engine.Positions, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return engine.Positions{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
-	}
 	var o offsetsJSON
-	if err := json.Unmarshal(b, &o); err != nil {
-		return nil, fmt.Errorf("file source: %s: %s: %w", fieldOffsetsFile, path, err)
+	ok, err := posfile.Read(path, &o)
+	var corrupt *posfile.CorruptError
+	switch {
+	case errors.As(err, &corrupt):
+		// Unlike the other sources', this message has no "corrupt: ".
+		return nil, fmt.Errorf("file source: %s: %s: %w", fieldOffsetsFile, path, corrupt.Err)
+	case err != nil:
+		return nil, fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
+	case !ok:
+		return engine.Positions{}, nil
 	}
 	if o.Version != offsetsVersion {
 		return nil, fmt.Errorf("file source: %s: %s: unknown version %d", fieldOffsetsFile, path, o.Version)
@@ -72,12 +69,8 @@ func writeOffsets(path string, p engine.Positions) error {
 		}
 		return cmp.Compare(a.Partition, b.Partition)
 	})
-	b, err := json.Marshal(o)
-	if err != nil {
-		return fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
-	}
-	// fsutil writes path+tmpSuffix first.
-	if err := fsutil.WriteFileAtomic(filepath.Dir(path), filepath.Base(path), append(b, '\n')); err != nil {
+	// posfile.Write writes path+tmpSuffix first.
+	if err := posfile.Write(path, o); err != nil {
 		return fmt.Errorf("file source: %s: %w", fieldOffsetsFile, err)
 	}
 	return nil
