@@ -310,7 +310,22 @@ func Suggest(name string, options []string) string {
 	if bestD <= max(2, len([]rune(name))/4) && bestD < len([]rune(name)) {
 		return best
 	}
-	return ""
+	// Else the one option that name starts, or that starts name
+	// ("elastic", "postgresql"), the shorter of the two 4 runes or more.
+	prefixed := ""
+	for _, o := range options {
+		a, b := strings.ToLower(name), strings.ToLower(o)
+		if len(a) > len(b) {
+			a, b = b, a
+		}
+		if len([]rune(a)) >= 4 && strings.HasPrefix(b, a) {
+			if prefixed != "" {
+				return ""
+			}
+			prefixed = o
+		}
+	}
+	return prefixed
 }
 
 // distance is the Damerau–Levenshtein distance (with adjacent swaps).

@@ -122,6 +122,16 @@ func TestSuggest(t *testing.T) {
 			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// A prefix either way, when one option only has it.
+	conns := []string{"datagen", "elasticsearch", "file", "postgres", "topic"}
+	for in, want := range map[string]string{"elastic": "elasticsearch", "postgresql": "postgres", "ela": "", "kafka": ""} {
+		if got := spec.Suggest(in, conns); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := spec.Suggest("index_expr", []string{"index", "index_expression"}); got != "" {
+		t.Errorf("Suggest(index_expr) = %q, want none: two options share the prefix", got)
+	}
 }
 
 func TestExpand(t *testing.T) {
