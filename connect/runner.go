@@ -9,7 +9,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -85,6 +84,9 @@ type Runner struct {
 	key     string // the stage in the state store
 	primary Sink
 	log     *slog.Logger
+	// preparers are the sinks that are Preparers, in the order they
+	// prepare: the dead letter last, as the others' refusals go to it.
+	preparers []string
 
 	mu          sync.Mutex // tasks: changed from the source's callbacks, inside Poll
 	tasks       map[TaskID]*task
@@ -163,6 +165,15 @@ func NewRunner(cfg StageConfig) (*Runner, error) {
 		cfg: cfg, info: info, primary: primary, tasks: map[TaskID]*task{},
 		key: fmt.Sprintf("%s/%d", cfg.Graph.Name(), cfg.Stage),
 		log: cfg.Logger.With("pipeline", cfg.Graph.Name(), "stage", cfg.Stage),
+	}
+	dl := cfg.Graph.ErrorPolicy().DeadLetter
+	for _, name := range slices.Sorted(maps.Keys(cfg.Sinks)) {
+		if _, ok := cfg.Sinks[name].(Preparer); ok && name != dl {
+			r.preparers = append(r.preparers, name)
+		}
+	}
+	if _, ok := cfg.Sinks[dl].(Preparer); ok {
+		r.preparers = append(r.preparers, dl)
 	}
 	r.gone.Watermark = math.MinInt64
 	return r, nil
@@ -319,7 +330,6 @@ func (r *Runner) rejected(ctx context.Context, t *task, out string, err error) e
 		return err
 	}
 	p := r.cfg.Graph.ErrorPolicy()
-	op := "sink " + out
 	switch {
 	case p.Mode == engine.Skip:
 		for _, x := range rej.Rejected {
@@ -335,15 +345,7 @@ func (r *Runner) rejected(ctx context.Context, t *task, out string, err error) e
 			if ahead != nil && holds(ahead, x.Record) {
 				continue
 			}
-			dl := *x.Record
-			pos := dl.Pos
-			dl.Headers = append(append([]engine.Header(nil), dl.Headers...),
-				engine.Header{Key: engine.HeaderError, Value: []byte(x.Reason.Error())},
-				engine.Header{Key: engine.HeaderOperator, Value: []byte(op)},
-				engine.Header{Key: engine.HeaderTopic, Value: []byte(pos.Stream)},
-				engine.Header{Key: engine.HeaderPartition, Value: strconv.AppendInt(nil, int64(pos.Partition), 10)},
-				engine.Header{Key: engine.HeaderOffset, Value: strconv.AppendInt(nil, pos.Offset, 10)},
-			)
+			dl := engine.AsDeadLetter(x.Record, "sink "+out, x.Reason)
 			dls = append(dls, &dl)
 		}
 		t.t.Metrics().DeadLettered.Add(int64(len(rej.Rejected)))
@@ -357,6 +359,14 @@ func (r *Runner) rejected(ctx context.Context, t *task, out string, err error) e
 	default:
 		return fmt.Errorf("connect: %s task %d: %s: %w", r.key, t.id, out, err)
 	}
+}
+
+// setAhead records that the sink name holds the outputs up to pos.
+func (t *task) setAhead(name string, pos engine.Positions) {
+	if t.ahead == nil {
+		t.ahead = map[string]engine.Positions{}
+	}
+	t.ahead[name] = pos
 }
 
 // holds reports whether a sink that committed positions ahead already
@@ -531,11 +541,7 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 				r.log.Info("commit aborted; processing again from the last checkpoint", "err", err)
 				for name, scp := range secondary {
 					for id, pos := range scp {
-						t := r.tasks[id]
-						if t.ahead == nil {
-							t.ahead = map[string]engine.Positions{}
-						}
-						t.ahead[name] = pos
+						r.tasks[id].setAhead(name, pos)
 					}
 				}
 				return r.rollbackLocked()
@@ -578,23 +584,8 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 // prepareLocked calls Prepare on the sinks that implement Preparer, the
 // dead letter last, and applies the error policy to what they refuse.
 func (r *Runner) prepareLocked(ctx context.Context, cps map[string]Checkpoint) error {
-	dl := r.cfg.Graph.ErrorPolicy().DeadLetter
-	names := slices.Sorted(maps.Keys(r.cfg.Sinks))
-	slices.SortStableFunc(names, func(a, b string) int {
-		switch {
-		case a == dl && b != dl:
-			return 1
-		case b == dl && a != dl:
-			return -1
-		}
-		return 0
-	})
-	for _, name := range names {
-		pr, ok := r.cfg.Sinks[name].(Preparer)
-		if !ok {
-			continue
-		}
-		err := pr.Prepare(ctx, cps[name])
+	for _, name := range r.preparers {
+		err := r.cfg.Sinks[name].(Preparer).Prepare(ctx, cps[name])
 		var rej *RejectedError
 		if errors.As(err, &rej) {
 			byTask := map[TaskID][]Rejection{}
@@ -730,10 +721,7 @@ func (r *Runner) assignLocked(ctx context.Context, ids []TaskID) (map[TaskID]eng
 		}
 		for name, p := range others {
 			if beyond(p, pos) {
-				if t.ahead == nil {
-					t.ahead = map[string]engine.Positions{}
-				}
-				t.ahead[name] = p
+				t.setAhead(name, p)
 				r.log.Debug("a sink is ahead of the primary: the outputs it holds are not written again", "task", id, "sink", name, "positions", fmt.Sprint(p))
 			}
 		}

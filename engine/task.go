@@ -465,19 +465,27 @@ func (t *Task) fail(op string, err error) {
 			t.setErr(&RecordError{op, pos, err})
 			return
 		}
-		dl := *t.cur
-		dl.Headers = append(append([]Header(nil), t.cur.Headers...),
-			Header{HeaderError, []byte(err.Error())},
-			Header{HeaderOperator, []byte(op)},
-			Header{HeaderTopic, []byte(pos.Stream)},
-			Header{HeaderPartition, strconv.AppendInt(nil, int64(pos.Partition), 10)},
-			Header{HeaderOffset, strconv.AppendInt(nil, pos.Offset, 10)},
-		)
+		dl := AsDeadLetter(t.cur, op, err)
 		t.metrics.DeadLettered.Add(1)
 		t.out.Write(t.g.policy.DeadLetter, &dl)
 	default:
 		t.setErr(&RecordError{op, pos, err})
 	}
+}
+
+// AsDeadLetter returns a copy of r for the dead-letter output: its headers
+// add err, the operator (or sink) op that failed, and r's source position
+// (the Header* constants).
+func AsDeadLetter(r *Raw, op string, err error) Raw {
+	dl := *r
+	dl.Headers = append(append([]Header(nil), r.Headers...),
+		Header{HeaderError, []byte(err.Error())},
+		Header{HeaderOperator, []byte(op)},
+		Header{HeaderTopic, []byte(r.Pos.Stream)},
+		Header{HeaderPartition, strconv.AppendInt(nil, int64(r.Pos.Partition), 10)},
+		Header{HeaderOffset, strconv.AppendInt(nil, r.Pos.Offset, 10)},
+	)
+	return dl
 }
 
 func (t *Task) setErr(err error) {
