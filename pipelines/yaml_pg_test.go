@@ -16,6 +16,27 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// runYAML writes yaml to a file in dir and runs it to the end of its
+// inputs (Once), with env as the environment, failing the test on any
+// problem.
+func runYAML(t *testing.T, dir, yaml string, env map[string]string) {
+	t.Helper()
+	file := filepath.Join(dir, "pipelines.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := pipelines.LoadFile(file, pipelines.LoadOptions{Once: true, Logger: quietLogger(),
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := f.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // pgSourceYAML reads a table by polling, filters it and writes files.
 const pgSourceYAML = `broker: {data_dir: "${DIR}/data"}
 inputs:
@@ -57,31 +78,8 @@ func TestYAMLPostgresSource(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	file := filepath.Join(dir, "pg.yaml")
-	if err := os.WriteFile(file, []byte(pgSourceYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := func(k string) (string, bool) {
-		switch k {
-		case "DIR":
-			return dir, true
-		case "PG_URL":
-			return url, true
-		}
-		return "", false
-	}
-	run := func() {
-		t.Helper()
-		f, err := pipelines.LoadFile(file, pipelines.LoadOptions{Once: true, LookupEnv: env, Logger: quietLogger()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := f.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	env := map[string]string{"DIR": dir, "PG_URL": url}
+	run := func() { t.Helper(); runYAML(t, dir, pgSourceYAML, env) }
 	insert(0, 80)
 	run()
 	insert(80, 120)

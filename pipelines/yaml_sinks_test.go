@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/brokertest"
 	"github.com/runnel-io/runnel/internal/esemu"
 	"github.com/runnel-io/runnel/internal/pgtest"
-	"github.com/runnel-io/runnel/pipelines"
 )
 
 // rejectYAML writes the same lines to a table and to an index; what each
@@ -70,21 +72,7 @@ func TestSinkRejectionsToDeadLetter(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "people.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "reject.yaml")
-	if err := os.WriteFile(file, []byte(rejectYAML), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"KAFKA": addr, "DIR": dir, "PG_URL": url, "ES_URL": srv.URL}
-	f, err := pipelines.LoadFile(file, pipelines.LoadOptions{Once: true, Logger: quietLogger(),
-		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := f.Run(rctx); err != nil {
-		t.Fatal(err)
-	}
+	runYAML(t, dir, rejectYAML, map[string]string{"KAFKA": addr, "DIR": dir, "PG_URL": url, "ES_URL": srv.URL})
 
 	rows, err := db.Query(ctx, "SELECT id FROM people ORDER BY id")
 	if err != nil {
@@ -129,6 +117,16 @@ func checkDead(t *testing.T, addr, topic string, want map[string]string) {
 	}
 	want = byCanon
 	got := readCommitted(t, addr, topic, len(want), 30*time.Second)
+	// Nothing more: the topic (no transactions) ends after them.
+	ends, err := kadm.NewClient(brokertest.Client(t, addr)).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var end int64
+	ends.Each(func(o kadm.ListedOffset) { end += o.Offset })
+	if end != int64(len(want)) {
+		t.Errorf("%s holds %d records, want %d", topic, end, len(want))
+	}
 	for _, r := range got {
 		v := canon(string(r.Value))
 		reason := ""
@@ -174,21 +172,7 @@ outputs:
 pipelines:
   p: {from: in, steps: [{to: search}]}
 `
-	file := filepath.Join(dir, "p.yaml")
-	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"DIR": dir, "ES_URL": srv.URL}
-	f, err := pipelines.LoadFile(file, pipelines.LoadOptions{Once: true, Logger: quietLogger(),
-		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := f.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runYAML(t, dir, yaml, map[string]string{"DIR": dir, "ES_URL": srv.URL})
 	for index, want := range map[string][]int{"big": {7, 8, 9}, "small-0": {0, 2, 4, 6}, "small-1": {1, 3, 5}} {
 		var got []int
 		for _, d := range es.Docs(index) {

@@ -12,15 +12,7 @@ import (
 
 // killESYAML is the pipeline TestKillRunElasticsearch kills: clicks
 // into an index, one document per click id, with a map in between.
-const killESYAML = `broker:
-  bootstrap: ["${KAFKA_BOOTSTRAP}"]
-  data_dir: ${DIR}/data
-checkpoint_interval: 200ms
-session_timeout: 3s
-instance_id: killed
-inputs:
-  clicks: {topic: {topics: [clicks]}}
-outputs:
+const killESYAML = killHead + `outputs:
   search:
     elasticsearch:
       addresses: ["${ES_URL}"]

@@ -11,15 +11,7 @@ import (
 // killPGYAML is the pipeline TestKillRunPostgres kills: killYAML's
 // windows, into two Postgres tables without keys (a row written twice
 // would show) that the sink creates.
-const killPGYAML = `broker:
-  bootstrap: ["${KAFKA_BOOTSTRAP}"]
-  data_dir: ${DIR}/data
-checkpoint_interval: 200ms
-session_timeout: 3s
-instance_id: killed
-inputs:
-  clicks: {topic: {topics: [clicks]}}
-outputs:
+const killPGYAML = killHead + `outputs:
   counts:
     postgres:
       url: ${PG_URL}

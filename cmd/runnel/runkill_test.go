@@ -21,9 +21,9 @@ import (
 	"github.com/runnel-io/runnel/internal/proctest"
 )
 
-// killYAML is the pipeline TestKillRunExactlyOnce kills: clicks →
-// key_by page → 10 s tumbling counts → files, late clicks → files.
-const killYAML = `broker:
+// killHead starts the pipeline files of the kill tests: the test's
+// broker, frequent checkpoints, static membership, the clicks.
+const killHead = `broker:
   bootstrap: ["${KAFKA_BOOTSTRAP}"]
   data_dir: ${DIR}/data
 checkpoint_interval: 200ms
@@ -31,7 +31,11 @@ session_timeout: 3s
 instance_id: killed
 inputs:
   clicks: {topic: {topics: [clicks]}}
-outputs:
+`
+
+// killYAML is the pipeline TestKillRunExactlyOnce kills: clicks →
+// key_by page → 10 s tumbling counts → files, late clicks → files.
+const killYAML = killHead + `outputs:
   counts: {file: {dir: "${DIR}/out/counts"}}
   late: {file: {dir: "${DIR}/out/late"}}
 pipelines:
