@@ -106,7 +106,10 @@ func killRun(t *testing.T, yaml string, env ...string) *killRig {
 
 	// The feeder produces clicks, keyed by id, until told to stop.
 	cl := brokertest.Client(t, addr, kgo.DefaultProduceTopic("clicks"))
-	ctx := brokertest.Context(t)
+	// The kills take 20 to 40 s and the last run more under load: a
+	// context of its own, longer than brokertest.Context's minute.
+	ctx, cancelAll := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancelAll)
 	rig := &killRig{dir: dir, logs: &proctest.Buffer{}}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -150,13 +153,15 @@ func killRun(t *testing.T, yaml string, env ...string) *killRig {
 	wg.Wait()
 
 	// Finish the input.
-	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	runCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, bin, "run", "--once", "-q", file)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, rig.logs, rig.logs
+	start := time.Now()
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("run --once: %v\n%s", err, rig.logs.String())
 	}
+	t.Logf("%d clicks produced during the kills; run --once took %v", rig.produced, time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("logs:\n%s", rig.logs.String())
