@@ -5,10 +5,13 @@ import (
 )
 
 // ListOffsets: v0-v6. Timestamp -2 is the log start offset, -1 the high
-// watermark (the last stable offset for read_committed, which is the same
-// until transactions are served), any other the first record whose
-// timestamp is at or after it, or offset -1 when there is none (as Kafka).
-// v0 answers with the old offsets array (at most one entry).
+// watermark for read_uncommitted (isolation level 0, and every v0-v1
+// request) and the last stable offset for read_committed (level 1, v2+):
+// a read_committed consumer that resets to the end, or asks how far a
+// partition goes, never lands past records of an undecided transaction.
+// Any other timestamp finds the first record whose timestamp is at or
+// after it, or offset -1 when there is none (as Kafka). v0 answers with
+// the old offsets array (at most one entry).
 
 func init() { regKey(kmsg.ListOffsets, 0, 6, handleListOffsets) }
 
@@ -27,7 +30,7 @@ func handleListOffsets(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Respons
 			p := kmsg.NewListOffsetsResponseTopicPartition()
 			p.Partition = rp.Partition
 			p.Timestamp, p.Offset = -1, -1
-			off, ts, found, err := listOffset(b, rt.Topic, rp.Partition, rp.Timestamp)
+			off, ts, found, err := listOffset(b, rt.Topic, rp.Partition, rp.Timestamp, req.IsolationLevel == 1)
 			if err != nil {
 				p.ErrorCode = errorCode(err)
 			} else if found {
@@ -43,7 +46,7 @@ func handleListOffsets(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Respons
 	return resp
 }
 
-func listOffset(b *Broker, topic string, partition int32, ts int64) (offset, timestamp int64, found bool, err error) {
+func listOffset(b *Broker, topic string, partition int32, ts int64, committed bool) (offset, timestamp int64, found bool, err error) {
 	l, err := b.partition(topic, partition)
 	if err != nil {
 		return 0, 0, false, err
@@ -51,6 +54,9 @@ func listOffset(b *Broker, topic string, partition int32, ts int64) (offset, tim
 	start, hw, _ := l.Offsets()
 	switch ts {
 	case listLatest:
+		if committed {
+			return l.LastStableOffset(), -1, true, nil
+		}
 		return hw, -1, true, nil
 	case listEarliest:
 		return start, -1, true, nil

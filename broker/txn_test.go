@@ -257,3 +257,66 @@ func TestDescribeAndListTransactions(t *testing.T) {
 		t.Fatalf("still ongoing after commit: %+v", ls)
 	}
 }
+
+// ListOffsets answers LATEST with the last stable offset for
+// read_committed and the high watermark for read_uncommitted: while a
+// transaction is open the two differ (librdkafka's 0103 test,
+// do_test_wmark_isolation_level).
+func TestListOffsetsIsolationLevel(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	ctx := ctxT(t)
+	const topic = "txn-wmark"
+	adm := kadm.NewClient(newClient(t, b))
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	plain := newClient(t, b, kgo.DefaultProduceTopic(topic))
+	for i := range 3 {
+		if err := plain.ProduceSync(ctx, kgo.StringRecord(fmt.Sprint("plain-", i))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ends := func() (uncommitted, committed int64) {
+		t.Helper()
+		u, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil {
+			err = u.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := adm.ListCommittedOffsets(ctx, topic)
+		if err == nil {
+			err = c.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		uo, _ := u.Lookup(topic, 0)
+		co, _ := c.Lookup(topic, 0)
+		return uo.Offset, co.Offset
+	}
+	if u, c := ends(); u != 3 || c != 3 {
+		t.Fatalf("before the transaction: latest %d (read_uncommitted), %d (read_committed); want 3 and 3", u, c)
+	}
+	prod := newClient(t, b, kgo.TransactionalID("tx-wmark"), kgo.DefaultProduceTopic(topic))
+	if err := prod.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := prod.ProduceSync(ctx, kgo.StringRecord(fmt.Sprint("txn-", i))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u, c := ends(); u != 8 || c != 3 {
+		t.Fatalf("transaction open: latest %d (read_uncommitted), %d (read_committed); want 8 and 3", u, c)
+	}
+	if err := prod.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// The commit marker takes offset 8.
+	if u, c := ends(); u != 9 || c != 9 {
+		t.Fatalf("after the commit: latest %d (read_uncommitted), %d (read_committed); want 9 and 9", u, c)
+	}
+}
