@@ -20,7 +20,10 @@ import (
 // batches or headers, as Kafka 3's down-conversion does. A fetch that
 // finds fewer than MinBytes waits up to MaxWaitMillis for any of its
 // partitions' high watermarks to move (a long poll that costs no CPU), or
-// for the broker to shut down. The first partition with data returns at
+// for the broker to shut down; a partition error (OFFSET_OUT_OF_RANGE,
+// UNKNOWN_TOPIC_OR_PARTITION...) ends the wait at once, as in Kafka, so
+// that a client learns of it without waiting out its max wait (kafka-go
+// sends one near MaxInt32). The first partition with data returns at
 // least one whole batch even when it is larger than the byte limits, as
 // Kafka does, so a large batch never blocks a consumer.
 //
@@ -39,7 +42,7 @@ func handleFetch(b *Broker, _ *clientConn, kreq kmsg.Request) kmsg.Response {
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	for {
 		resp, size, watches := fetchOnce(b, req)
-		if size >= int(req.MinBytes) || len(watches) == 0 || !time.Now().Before(deadline) {
+		if size >= int(req.MinBytes) || len(watches) == 0 || !time.Now().Before(deadline) || hasError(resp) {
 			return resp
 		}
 		if !waitAny(watches, deadline, b.done) {
@@ -121,6 +124,18 @@ func fetchOnce(b *Broker, req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []<
 		resp.Topics = append(resp.Topics, t)
 	}
 	return resp, total, watches
+}
+
+// hasError reports whether a partition of resp has an error.
+func hasError(resp *kmsg.FetchResponse) bool {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].ErrorCode != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // partition returns the log of an existing partition.

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/runnel-io/runnel/broker/store"
@@ -80,6 +81,39 @@ func TestProduceConsumeRoundTrip(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// A fetch at an offset out of range answers OFFSET_OUT_OF_RANGE at once,
+// whatever its max wait (kafka-go's Conn sends one near MaxInt32, and hung
+// until it ran out): a partition error ends the long poll, as in Kafka.
+func TestFetchOutOfRangeDoesNotWait(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	ctx := ctxT(t)
+	const topic = "out-of-range"
+	cl := newClient(t, b, kgo.DefaultProduceTopic(topic))
+	if err := cl.ProduceSync(ctx, kgo.StringRecord("one")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{5, -7} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 12, 1<<31-1, 1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.FetchOffset, rp.PartitionMaxBytes = off, 1<<20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		// ctxT's deadline (30 s) is far below the max wait: a fetch that
+		// waits it out fails the test.
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatalf("fetch at %d: %v", off, err)
+		}
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.OffsetOutOfRange.Code {
+			t.Fatalf("fetch at %d: error code %d, want OFFSET_OUT_OF_RANGE", off, code)
+		}
 	}
 }
 
