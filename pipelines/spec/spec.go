@@ -7,9 +7,10 @@
 //
 // A spec is a tree of Fields. FromStruct derives one from a Go struct with
 // yaml tags (a connector's Config), so that YAML and Go use the same names;
-// a `spec:"required"` tag marks required fields. Expand replaces
-// ${NAME} in scalars with environment variables, so that secrets stay out
-// of the files.
+// a `spec:"required"` tag marks required fields. Dedup reports the keys
+// a mapping repeats, which yaml.v3 keeps in the node tree, and removes
+// them. Expand replaces ${NAME} in scalars with environment variables, so
+// that secrets stay out of the files.
 package spec
 
 import (

@@ -178,3 +178,74 @@ func TestExpand(t *testing.T) {
 		t.Fatalf("problems after expansion: %v", ps)
 	}
 }
+
+func TestDedup(t *testing.T) {
+	const doc = `a: 1
+b:
+  - {x: 1, y: 2, x: 3}
+  - headers: {k: v, k: w, "${K}": u, '${K}': t}
+a: 2
+base: &base {topic: t, timeout: 1s}
+merged:
+  <<: *base
+  topic: u
+twice:
+  <<: *base
+  <<: {partitions: 3}
+1: one
+"1": uno
+&k key: one
+*k : two
+? [c]
+: list key
+? [c]
+: list key again
+`
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range spec.Dedup(&n) {
+		got = append(got, d.Problem("p.yaml").String())
+	}
+	want := []string{
+		`p.yaml:3:18: duplicate key "x" (first at line 3)`,
+		`p.yaml:4:21: duplicate key "k" (first at line 4)`,
+		`p.yaml:4:38: duplicate key "${K}" (first at line 4)`,
+		`p.yaml:5:1: duplicate key "a" (first at line 1)`,
+		`p.yaml:12:3: duplicate key "<<" (first at line 11)`,
+		`p.yaml:14:1: duplicate key "1" (first at line 13)`,
+		`p.yaml:16:1: duplicate key "key" (first at line 15)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The repeats are gone: each mapping has its first keys, which
+	// yaml.v3, refusing repeated keys, decodes (without the list keys,
+	// which it takes for two of one name).
+	root := n.Content[0]
+	root.Content = root.Content[:len(root.Content)-4]
+	var v struct {
+		A int `yaml:"a"`
+		B []struct {
+			X       int               `yaml:"x"`
+			Headers map[string]string `yaml:"headers"`
+		} `yaml:"b"`
+		Merged map[string]string `yaml:"merged"`
+		Twice  map[string]string `yaml:"twice"`
+	}
+	if err := n.Decode(&v); err != nil {
+		t.Fatalf("decode after Dedup: %v", err)
+	}
+	if v.A != 1 || v.B[0].X != 1 || v.B[1].Headers["k"] != "v" || v.B[1].Headers["${K}"] != "u" || len(v.B[1].Headers) != 2 {
+		t.Errorf("not the first values: %+v", v)
+	}
+	// A key written beside a merge overrides the merged one, as in YAML.
+	if v.Merged["topic"] != "u" || v.Merged["timeout"] != "1s" {
+		t.Errorf("merged: %v", v.Merged)
+	}
+	if v.Twice["topic"] != "t" || v.Twice["partitions"] != "" {
+		t.Errorf("the first merge only: %v", v.Twice)
+	}
+}
