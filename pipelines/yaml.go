@@ -69,9 +69,19 @@ func Parse(path string, data []byte, o LoadOptions) (*File, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, spec.Problems{yamlProblem(path, err)}
 	}
-	l := &loader{file: path, opts: o, inputs: map[string]*inputDecl{}, outputs: map[string]*outputDecl{}, declared: map[string]bool{}}
+	l := &loader{file: path, opts: o, inputs: map[string]*inputDecl{}, outputs: map[string]*outputDecl{}, declared: map[string]bool{}, dupMsg: map[*yaml.Node]string{}}
+	// A key repeated in a mapping, anywhere, is a problem; the repeat is
+	// removed, so that the loader sees each key once.
+	l.dups = spec.Dedup(&doc)
 	l.ps = append(l.ps, spec.Expand(path, &doc, o.LookupEnv)...)
 	f := l.load(&doc)
+	for _, d := range l.dups {
+		p := d.Problem(path)
+		if msg, ok := l.dupMsg[d.Key]; ok {
+			p.Msg = msg
+		}
+		l.ps = append(l.ps, p)
+	}
 	l.ps.Sort()
 	if len(l.ps) > 0 {
 		return nil, l.ps
@@ -146,6 +156,11 @@ type loader struct {
 	// declared are the names of every input and output of the file, the
 	// broken ones too: a reference to a broken one is not reported again.
 	declared map[string]bool
+	// dups are the keys the file repeats, removed from the tree by
+	// spec.Dedup; dupMsg has the messages that say more than "duplicate
+	// key" about some of them.
+	dups   []spec.Duplicate
+	dupMsg map[*yaml.Node]string
 }
 
 func (l *loader) add(n *yaml.Node, format string, args ...any) {

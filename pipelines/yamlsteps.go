@@ -272,6 +272,12 @@ func (c *compiler) steps(list *yaml.Node, fl flow, path string) {
 		var arg *yaml.Node
 		var opts []engine.Opt
 		ok := true
+		for _, d := range c.l.dups {
+			if d.Mapping == st && slices.Contains(stepNames, d.Key.Value) {
+				// Two filters in one item: the "- " of the second is missing.
+				c.l.dupMsg[d.Key] = fmt.Sprintf("%s: %s: one step per list item (start the second with \"- \")", where, d.Message())
+			}
+		}
 		for j := 0; j+1 < len(st.Content); j += 2 {
 			k, v := st.Content[j], st.Content[j+1]
 			switch {

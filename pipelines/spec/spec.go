@@ -96,7 +96,9 @@ func (ps Problems) sort() {
 }
 
 // Check walks node (a document or its content) against f and returns its
-// problems, sorted; nil when there is none.
+// problems, sorted; nil when there is none. It does not look for
+// repeated keys: Dedup the document first, which reports them and leaves
+// each key once.
 func Check(file string, node *yaml.Node, f Field) Problems {
 	c := checker{file: file}
 	if node.Kind == yaml.DocumentNode {
@@ -269,10 +271,6 @@ func (c *checker) object(n *yaml.Node, f Field, path string) {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if seen[k.Value] {
-			c.add(k, "%s is set twice", strconv.Quote(k.Value))
-			continue
-		}
 		seen[k.Value] = true
 		idx := slices.Index(names, k.Value)
 		if idx < 0 {

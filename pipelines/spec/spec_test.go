@@ -47,8 +47,15 @@ func check(t *testing.T, doc string) []string {
 	if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
 		t.Fatal(err)
 	}
+	// As the pipelines do: the repeated keys first, then the rest.
+	var ps spec.Problems
+	for _, d := range spec.Dedup(&n) {
+		ps = append(ps, d.Problem("p.yaml"))
+	}
+	ps = append(ps, spec.Check("p.yaml", &n, root())...)
+	ps.Sort()
 	var got []string
-	for _, p := range spec.Check("p.yaml", &n, root()) {
+	for _, p := range ps {
 		got = append(got, p.String())
 	}
 	return got
@@ -82,7 +89,11 @@ outputs:
 			`p.yaml:9:14: outputs[1].brokers: expected a list, got "localhost"`,
 		}},
 		{"missing at the top", "outputs: []\n", []string{`p.yaml:1:1: missing required field "name"`}},
-		{"set twice", "name: a\nname: b\n", []string{`p.yaml:2:1: "name" is set twice`}},
+		{"set twice", "name: a\nname: b\n", []string{`p.yaml:2:1: duplicate key "name" (first at line 1)`}},
+		{"a repeat is not checked", "name: a\nname: [b]\noutputs:\n  - {topic: a, timeout: 1s, timeout: soon}\n", []string{
+			`p.yaml:2:1: duplicate key "name" (first at line 1)`,
+			`p.yaml:4:29: duplicate key "timeout" (first at line 4)`,
+		}},
 		{"column inside an expression", "name: a\noutputs:\n  - topic: t\n    where: 'a == 1'\n", []string{
 			`p.yaml:4:15: outputs[0].where: use "=" to compare, not "=="`,
 		}},
