@@ -22,8 +22,9 @@ func newLintCmd() *cobra.Command {
 		Short: "Check pipeline files and print every problem at file:line:col",
 		Long: `lint reads pipeline files (YAML) and checks them the way "runnel run"
 does before it starts, without running anything: unknown or missing
-fields, values of the wrong kind, expressions that do not compile, steps
-in the wrong place, inputs and outputs that are not declared.
+fields, keys given twice, values of the wrong kind, expressions that do
+not compile, steps in the wrong place, inputs and outputs that are not
+declared.
 
 It prints every problem of every file on stdout, one per line, as
 

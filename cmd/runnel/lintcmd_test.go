@@ -154,3 +154,35 @@ func TestLintExpandsEnvironmentVariables(t *testing.T) {
 		t.Errorf("set variable: error %v, output %q; want %q", err, b.String(), want)
 	}
 }
+
+// Two pipelines named "p" (issue 12): lint and run both refuse the file,
+// at the second name's line and column.
+const twoPipelinesYAML = `inputs:
+  orders: {file: {paths: [in/orders.jsonl], format: jsonl}}
+outputs:
+  big: {file: {dir: out/big}}
+  small: {file: {dir: out/small}}
+pipelines:
+  p:
+    from: orders
+    steps:
+      - filter: value.amount > 100
+      - to: big
+  p:
+    from: orders
+    steps:
+      - filter: value.amount <= 100
+      - to: small
+`
+
+func TestLintDuplicatePipelines(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, t.TempDir(), "dup.yaml", twoPipelinesYAML)
+	code, out, errOut := runCLI(t, "lint", "-v", path)
+	if want := path + ":12:3: duplicate key \"p\" (first at line 7)\n"; code != 1 || out != want {
+		t.Errorf("exit %d, stdout %q; want 1 and %q", code, out, want)
+	}
+	if want := "runnel: 1 problem in 1 file\n"; errOut != want {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+}

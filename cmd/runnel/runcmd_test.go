@@ -354,3 +354,22 @@ func TestProgressTable(t *testing.T) {
 		t.Fatalf("frame after a log line:\n%q\nwant\n%q", b.String(), want)
 	}
 }
+
+// A file with a duplicate key is not run, like any file with a problem.
+func TestRunDuplicatePipelines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// Every path in dir, should it run after all.
+	content := strings.NewReplacer("in/", dir+"/in/", "out/", dir+"/out/").Replace(twoPipelinesYAML)
+	path := writeFile(t, dir, "dup.yaml", "broker: {data_dir: "+filepath.Join(dir, "data")+"}\n"+content)
+	code, out, errOut := runCLI(t, "run", "--once", path)
+	if want := path + ":13:3: duplicate key \"p\" (first at line 8)\n"; code != 1 || out != want {
+		t.Errorf("exit %d, stdout %q; want 1 and %q", code, out, want)
+	}
+	if want := "runnel: 1 problem in " + path + ": nothing was run\n"; errOut != want {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
+		t.Errorf("the data directory was created (%v)", err)
+	}
+}
