@@ -143,6 +143,15 @@ type InputLister interface {
 	Inputs(task TaskID) []engine.Input
 }
 
+// Skipper is implemented by a source that can tell when records of its
+// inputs were deleted before it read them (a topic's retention or
+// DeleteRecords took the segment it was about to read): Skipped returns
+// how many so far, counted in Stats.Deleted. The source also logs each
+// such gap at WARN.
+type Skipper interface {
+	Skipped() int64
+}
+
 // ErrEndOfInput is returned by Poll of a source that read everything it
 // was asked to (a bounded run).
 var ErrEndOfInput = errors.New("connect: end of input")

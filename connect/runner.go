@@ -68,6 +68,9 @@ type Stats struct {
 	Late         int64
 	Skipped      int64
 	DeadLettered int64
+	// Deleted counts the records of the input that were deleted before
+	// the stage read them (a Skipper source): lost to retention.
+	Deleted int64
 	// Watermark is the lowest watermark of the tasks' windows (Unix ms);
 	// math.MinInt64 when none has one.
 	Watermark   int64
@@ -815,6 +818,9 @@ func (r *Runner) Stats() Stats {
 		wm = math.MinInt64
 	}
 	s.Watermark = wm
+	if sk, ok := r.cfg.Source.(Skipper); ok {
+		s.Deleted = sk.Skipped()
+	}
 	s.Lag = -1
 	if lag := r.cfg.Source.Lag(); lag != nil {
 		s.Lag = 0

@@ -221,6 +221,30 @@ func (rt *runtime) ensureTopic(topic string) error {
 	return nil
 }
 
+// ensureRepartition creates a KeyBy's repartition topic when it is
+// missing, and sets its retention.ms to -1 (also on a topic an older
+// runnel created): its records carry event times, which retention would
+// compare with the clock and delete before the next stage read them. The
+// next stage deletes what it committed instead (topicsrc.Config's
+// DeleteCommitted), as Kafka Streams purges its repartition topics.
+func (rt *runtime) ensureRepartition(topic string) error {
+	if err := rt.ensureTopic(topic); err != nil {
+		return err
+	}
+	forever := "-1"
+	resp, err := rt.adm.AlterTopicConfigs(rt.ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: &forever}}, topic)
+	if err == nil {
+		var r kadm.AlterConfigsResponse
+		if r, err = resp.On(topic, nil); err == nil {
+			err = r.Err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("pipelines: setting retention.ms=-1 on the repartition topic %s: %w", topic, err)
+	}
+	return nil
+}
+
 // topicSource reads the topics of cfg, with the pipeline's brokers, group
 // and membership.
 func (rt *runtime) topicSource(stage int, cfg topicsrc.Config) (*topicsrc.Source, error) {
@@ -385,10 +409,10 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	}()
 	var src connect.Source
 	if st.Repartition {
-		if err := rt.ensureTopic(st.Source); err != nil {
+		if err := rt.ensureRepartition(st.Source); err != nil {
 			return nil, nil, err
 		}
-		src, err = rt.topicSource(i, topicsrc.Config{Topics: []string{st.Source}})
+		src, err = rt.topicSource(i, topicsrc.Config{Topics: []string{st.Source}, DeleteCommitted: true})
 	} else {
 		bind := p.sources[st.Source]
 		if bind == nil {
@@ -415,7 +439,9 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 			s, err = bind(rt, i, src, out == primary)
 		} else {
 			// a KeyBy's repartition output
-			s, err = rt.topicSink(i, topicsink.Config{Topic: out}, src, out == primary)
+			if err = rt.ensureRepartition(out); err == nil {
+				s, err = rt.topicSink(i, topicsink.Config{Topic: out}, src, out == primary)
+			}
 		}
 		if err != nil {
 			return nil, nil, err

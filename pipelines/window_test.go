@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/brokertest"
 	"github.com/runnel-io/runnel/pipelines"
 	filesink "github.com/runnel-io/runnel/sinks/file"
 )
@@ -211,5 +214,29 @@ func TestOnceStopsAtTheEnd(t *testing.T) {
 		if got[k] != n {
 			t.Errorf("%+v: got %d, want %d", k, got[k], n)
 		}
+	}
+
+	// The repartition topic keeps its records whatever their event time
+	// (retention.ms -1: the clicks are stamped 1970), and the stage that
+	// reads it deleted what it committed.
+	adm := kadm.NewClient(brokertest.Client(t, addr))
+	const repartition = "pages-by-page-repartition"
+	rc, err := adm.DescribeTopicConfigs(context.Background(), repartition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := rc.On(repartition, nil); err != nil || !slices.ContainsFunc(c.Configs, func(c kadm.Config) bool {
+		return c.Key == "retention.ms" && c.Value != nil && *c.Value == "-1"
+	}) {
+		t.Errorf("the repartition topic's configs %+v (%v): want retention.ms -1", c.Configs, err)
+	}
+	starts, err := adm.ListStartOffsets(context.Background(), repartition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	purged := false
+	starts.Each(func(o kadm.ListedOffset) { purged = purged || o.Offset > 0 })
+	if !purged {
+		t.Errorf("nothing of the repartition topic was deleted: %v", starts)
 	}
 }

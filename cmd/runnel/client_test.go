@@ -300,6 +300,12 @@ func TestConsumeStartingPoints(t *testing.T) {
 	if out := consume(); out != "4 v4\n5 v5\n" {
 		t.Errorf("after DeleteRecords: %q", out)
 	}
+	// and it says so: a topic that holds fewer records than were written
+	// to it (retention took them) is no mystery.
+	if _, _, errOut := runCLI(t, "consume", "timed", "-b", addr, "--from-beginning"); !strings.Contains(errOut,
+		`note: partition 0 of "timed" starts at offset 4: the records before it were deleted`) {
+		t.Errorf("consume --from-beginning after DeleteRecords does not say where the partition starts:\n%s", errOut)
+	}
 	mustMatch(t, "offset below the start", cliFails(t, "", "consume", "timed", "-b", addr, "--partition", "0", "--offset", "2"),
 		`^runnel: --offset 2: partition 0 of topic "timed" holds offsets 4 to 5 \(the next record gets 6\)\n$`)
 
@@ -460,5 +466,29 @@ func TestClientErrors(t *testing.T) {
 		if errOut := cliFails(t, "x\n", append(tc.args, "-b", addr)...); errOut != tc.want {
 			t.Errorf("%q:\n%q\nwant\n%q", tc.args, errOut, tc.want)
 		}
+	}
+}
+
+// deleted finds records deleted under a consume while it reads: a gap
+// before a fetch's first record that lies below the partition's log
+// start. Gaps above it (aborted transactions, compaction) are no loss.
+func TestConsumeStateDeleted(t *testing.T) {
+	st := &consumeState{next: map[int32]int64{0: 10}, lastSeen: map[int32]int64{}, ends: map[int32]int64{}, pending: map[int32]bool{}}
+	for _, c := range []struct {
+		first, logStart, want int64
+		seen                  int64
+	}{
+		{10, 0, 0, 19},   // no gap
+		{25, 0, 0, 29},   // a gap above the log start
+		{40, 35, 10, 49}, // 30 to 39 deleted
+		{50, 55, 0, 59},  // no gap
+	} {
+		if got := st.deleted(0, c.first, c.logStart); got != c.want {
+			t.Fatalf("deleted(first %d, log start %d) = %d, want %d", c.first, c.logStart, got, c.want)
+		}
+		st.seen(0, c.seen)
+	}
+	if got := st.deleted(1, 100, 100); got != 0 {
+		t.Fatalf("a partition whose start is unknown: deleted %d", got)
 	}
 }

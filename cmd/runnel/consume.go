@@ -138,14 +138,35 @@ type consumeState struct {
 	ends     map[int32]int64
 	pending  map[int32]bool  // not yet at its end offset
 	lastSeen map[int32]int64 // -1 before any record
-	assigned map[int32]bool  // nil without a group: every partition counts
-	started  bool            // without a group at once; with one, once assigned
+	// next is, per partition, the offset of the next record: where it
+	// starts, then after the last record seen (markers included). With a
+	// group, where the group starts is not known here: no entry.
+	next     map[int32]int64
+	assigned map[int32]bool // nil without a group: every partition counts
+	started  bool           // without a group at once; with one, once assigned
+}
+
+// deleted returns how many offsets before first, the first offset a fetch
+// of partition p returned, were deleted before they were read: the gap
+// between where the consumer was and first, when the log now starts past
+// where the consumer was (retention deleted the segment it was reading,
+// and the client went on at the log start). A gap above the log start
+// (aborted transactions, compaction) is not one.
+func (s *consumeState) deleted(p int32, first, logStart int64) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, ok := s.next[p]
+	if !ok || first <= next || logStart <= next {
+		return 0
+	}
+	return first - next
 }
 
 func (s *consumeState) seen(p int32, offset int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastSeen[p] = max(s.lastSeen[p], offset)
+	s.next[p] = max(s.next[p], offset+1)
 	if offset >= s.ends[p]-1 {
 		s.pending[p] = false
 	}
@@ -280,14 +301,27 @@ func runConsume(ctx context.Context, w, stderr io.Writer, cfg consumeConfig) err
 		}
 	}
 
-	st := &consumeState{ends: ends, pending: map[int32]bool{}, lastSeen: map[int32]int64{}, started: cfg.Group == ""}
+	st := &consumeState{ends: ends, pending: map[int32]bool{}, lastSeen: map[int32]int64{}, next: map[int32]int64{}, started: cfg.Group == ""}
 	for p, at := range startAt {
 		st.pending[p] = at < ends[p]
 		st.lastSeen[p] = -1
+		st.next[p] = at
 	}
 
-	// Consume.
-	opts := []kgo.Opt{kgo.ConsumeResetOffset(reset)}
+	// Where each partition starts, when it starts at its log start: the
+	// records before it were deleted, which explains a topic that holds
+	// fewer records than were written to it.
+	if cfg.FromBeginning || (starts == 0 && !cfg.Follow) {
+		for _, p := range slices.Sorted(maps.Keys(startAt)) {
+			if at := startAt[p]; at > 0 && cfg.Group == "" {
+				fmt.Fprintf(stderr, "note: partition %d of %q starts at offset %d: the records before it were deleted (retention.ms, retention.bytes or DeleteRecords)\n", p, cfg.Topic, at)
+			}
+		}
+	}
+
+	// Consume. Transaction markers are kept (and not printed) so that a
+	// partition ending with one is seen to reach its end.
+	opts := []kgo.Opt{kgo.ConsumeResetOffset(reset), kgo.KeepControlRecords()}
 	if cfg.Group == "" {
 		offsets := map[int32]kgo.Offset{}
 		for p, at := range startAt {
@@ -343,11 +377,22 @@ func runConsume(ctx context.Context, w, stderr io.Writer, cfg consumeConfig) err
 			}
 		})
 		n := 0
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) > 0 {
+				if skipped := st.deleted(p.Partition, p.Records[0].Offset, p.LogStartOffset); skipped > 0 {
+					fmt.Fprintf(stderr, "warning: partition %d of %q: %d records from offset %d were deleted before they were read (the log now starts at %d): skipping them\n",
+						p.Partition, cfg.Topic, skipped, p.Records[0].Offset-skipped, p.LogStartOffset)
+				}
+			}
+		})
 		fs.EachRecord(func(r *kgo.Record) {
 			if consumeErr != nil || (cfg.Count > 0 && printed >= cfg.Count) {
 				return
 			}
 			st.seen(r.Partition, r.Offset)
+			if r.Attrs.IsControl() {
+				return // a transaction marker
+			}
 			if !cfg.Follow && r.Offset >= ends[r.Partition] {
 				return // produced after we started
 			}

@@ -205,17 +205,25 @@ func roundElapsed(d time.Duration) time.Duration {
 func writeSummary(w io.Writer, stats []pipelines.PipelineStats) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PIPELINE\tIN\tOUT\tLATE\tSKIPPED\tDEAD-LETTERED")
+	var lost []string
 	for _, ps := range stats {
 		t := total(ps)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", ps.Name, t.in, t.out, t.late, t.skipped, t.deadLettered)
+		if t.deleted > 0 {
+			lost = append(lost, fmt.Sprintf("warning: pipeline %s: %s of its input were deleted (retention.ms, retention.bytes or DeleteRecords) before it read them", ps.Name, counted(t.deleted, "record", "records")))
+		}
 	}
 	tw.Flush()
+	for _, l := range lost {
+		fmt.Fprintln(w, l)
+	}
 }
 
 // totals are a pipeline's counters: records in of its first stage, out of
 // its last, the others summed over its stages.
 type totals struct {
 	in, out, late, skipped, deadLettered int64
+	deleted                              int64 // input deleted before it was read
 	lag                                  int64 // -1: no stage knows its lag
 	watermark                            int64 // math.MinInt64: none
 }
@@ -234,6 +242,7 @@ func total(ps pipelines.PipelineStats) totals {
 		t.late += s.Late
 		t.skipped += s.Skipped
 		t.deadLettered += s.DeadLettered
+		t.deleted += s.Deleted
 		if s.Lag >= 0 {
 			t.lag = max(t.lag, 0) + s.Lag
 		}

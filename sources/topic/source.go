@@ -57,6 +57,12 @@ type Config struct {
 	// restarted process with the same id takes its partitions back at
 	// once, without a rebalance.
 	InstanceID string `yaml:"instance_id"`
+	// DeleteCommitted makes Commit delete (DeleteRecords), at most every
+	// PurgeInterval, the records below the positions it is given: for
+	// topics only this source reads, such as a KeyBy's repartition topic,
+	// which then does not grow for ever (Kafka Streams purges its
+	// repartition topics so). Set by the pipelines' runtime.
+	DeleteCommitted bool `yaml:"-"`
 	// ClientOptions are added to the franz-go client's (TLS, SASL...).
 	ClientOptions []kgo.Opt    `yaml:"-"`
 	Logger        *slog.Logger `yaml:"-"`
@@ -91,29 +97,55 @@ type Source struct {
 	mu     sync.Mutex
 	resume map[int32]engine.Positions // from Assigned, for the offsets adjustment
 	err    error                      // from a callback
-	lag    map[connect.TaskID]map[string]int64
+	// parts are the assigned partitions: where the source is in each and
+	// where each ends (see positions.go).
+	parts map[engine.Input]*part
+	// joined: the group assigned this member its partitions (none, maybe)
+	// at least once.
+	joined bool
+	// bounded: a bounded run (StopAtEnd).
+	bounded bool
+	// skipped counts the offsets that were deleted before they were read.
+	skipped int64
+	// noneWarned: a bounded run was told it has no partitions.
+	noneWarned bool
+	// purgeTo are the positions to delete below at the next purge, and
+	// purged when the last one ran (DeleteCommitted).
+	purgeTo map[engine.Input]int64
+	purged  time.Time
+	// topicsChecked: a bounded run checked that its topics exist;
+	// waitingSince is when it last said it waits for the group.
+	topicsChecked bool
+	waitingSince  time.Time
 
-	// A bounded run (StopAtEnd): where each assigned partition is, and
-	// where its end was when the source was told to stop there.
-	bounded  bool
-	owned    map[engine.Input]bool
-	next     map[engine.Input]int64 // known positions
-	ends     map[engine.Input]int64
-	lastData time.Time
+	// The refresher lists the ends of the assigned partitions every
+	// refreshInterval, and at once when kicked (a new assignment).
+	kick    chan struct{}
+	stopRef context.CancelFunc
+	refWG   sync.WaitGroup
 }
 
-// IdleEnd is how long a bounded source waits without records before it
-// takes the input as read to its end even where it cannot tell (a
-// partition ending with a transaction marker, whose offset no record has).
-const IdleEnd = time.Second
+var (
+	_ connect.Source      = (*Source)(nil)
+	_ connect.InputLister = (*Source)(nil)
+	_ connect.Skipper     = (*Source)(nil)
+)
 
-// StopAtEnd makes Poll return connect.ErrEndOfInput once every assigned
-// partition is read up to the end it has when StopAtEnd is called (its
-// last stable offset): for bounded runs. Safe to call at any time.
+// StopAtEnd makes Poll return connect.ErrEndOfInput once every partition
+// assigned to the source is read up to its end (its last stable offset)
+// as it was when the partition was assigned, or when StopAtEnd was called
+// if that is later: for bounded runs (--once). However long the group
+// takes to assign the partitions, the source waits for them; a member
+// the group gives no partition is at its end at once (other members read
+// them), and says so. Safe to call at any time.
 func (s *Source) StopAtEnd() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bounded, s.ends, s.lastData = true, nil, time.Now()
+	s.bounded = true
+	for _, p := range s.parts {
+		p.stopAt = -1 // listed again
+	}
+	s.kickLocked()
 }
 
 // New returns a source for cfg; Open connects it.
@@ -130,8 +162,8 @@ func New(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Source{cfg: cfg, log: cfg.Logger, resume: map[int32]engine.Positions{}, lag: map[connect.TaskID]map[string]int64{},
-		owned: map[engine.Input]bool{}, next: map[engine.Input]int64{}}, nil
+	return &Source{cfg: cfg, log: cfg.Logger, resume: map[int32]engine.Positions{}, parts: map[engine.Input]*part{},
+		kick: make(chan struct{}, 1)}, nil
 }
 
 // Config returns the source's configuration.
@@ -184,6 +216,10 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// The markers that end transactions take offsets too: Poll sees
+		// them (and drops them), so that a partition whose last offset
+		// is a marker is known to be read to its end.
+		kgo.KeepControlRecords(),
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.SessionTimeout(s.cfg.SessionTimeout),
 		// A third of the session, as Kafka advises (at most franz-go's
@@ -205,13 +241,14 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 			return fmt.Errorf("topic source: %w", err)
 		}
 		s.session, s.cl = sess, sess.Client()
-		return nil
+	} else {
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return fmt.Errorf("topic source: %w", err)
+		}
+		s.cl = cl
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return fmt.Errorf("topic source: %w", err)
-	}
-	s.cl = cl
+	s.startRefresher()
 	return nil
 }
 
@@ -255,6 +292,7 @@ func (s *Source) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int
 	res, err := s.a.Assigned(ctx, ids)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.joined = true
 	if err != nil {
 		s.err = err
 		return
@@ -277,12 +315,13 @@ func (s *Source) adjust(_ context.Context, offsets map[string]map[int32]kgo.Offs
 			if off, ok := s.resume[p][in]; ok {
 				ps[p] = kgo.NewOffset().At(off).WithEpoch(-1)
 			}
-			s.owned[in] = true
-			if off := ps[p].EpochOffset().Offset; off >= 0 {
-				s.next[in] = off
-			}
+			// An exact offset (the sink's, or the group's) is where
+			// reading starts; a relative one (the reset policy) is
+			// resolved by the first listing.
+			s.own(in, ps[p].EpochOffset().Offset)
 		}
 	}
+	s.kickLocked()
 	return offsets, nil
 }
 
@@ -309,56 +348,19 @@ func (s *Source) forget(ids []connect.TaskID) {
 	defer s.mu.Unlock()
 	for _, id := range ids {
 		delete(s.resume, id)
-		delete(s.lag, id)
-		for in := range s.owned {
+		for in := range s.parts {
 			if in.Partition == id {
-				delete(s.owned, in)
-				delete(s.next, in)
+				delete(s.parts, in)
 			}
 		}
 	}
 }
 
-// atEnd reports, for a bounded source, whether the assigned partitions
-// are read to their ends.
-func (s *Source) atEnd(ctx context.Context) (bool, error) {
-	s.mu.Lock()
-	bounded, ends := s.bounded, s.ends
-	s.mu.Unlock()
-	if !bounded {
-		return false, nil
-	}
-	if ends == nil {
-		listed, err := kadm.NewClient(s.cl).ListCommittedOffsets(ctx, s.cfg.Topics...)
-		if err != nil {
-			return false, err
-		}
-		ends = map[engine.Input]int64{}
-		listed.Each(func(o kadm.ListedOffset) {
-			ends[engine.Input{Stream: o.Topic, Partition: o.Partition}] = o.Offset
-		})
-		s.mu.Lock()
-		s.ends = ends
-		s.mu.Unlock()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.owned) == 0 {
-		return false, nil
-	}
-	if time.Since(s.lastData) >= IdleEnd {
-		return true, nil
-	}
-	for in := range s.owned {
-		end := ends[in]
-		if next, ok := s.next[in]; end > 0 && (!ok || next < end) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
 // Poll lets a pending rebalance happen, then returns the next records.
+// A bounded source (StopAtEnd) returns connect.ErrEndOfInput once its
+// partitions are read to their ends, and an error that will not go away
+// (a topic that does not exist, a fetch error that is not retriable)
+// instead of waiting for ever.
 func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 	if done, err := s.atEnd(ctx); err != nil || done {
 		if err == nil {
@@ -375,7 +377,7 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 		fs = s.cl.PollRecords(ctx, s.cfg.MaxPollRecords)
 	}
 	s.mu.Lock()
-	err := s.err
+	err, bounded := s.err, s.bounded
 	s.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -387,6 +389,14 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 		if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
 			return nil, fe.Err
 		}
+		var loss *kgo.ErrDataLoss
+		if errors.As(fe.Err, &loss) {
+			s.dataLoss(loss)
+			continue
+		}
+		if bounded && !kerr.IsRetriable(fe.Err) {
+			return nil, fmt.Errorf("topic source: fetching %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
+		}
 		s.log.Warn("fetching", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 	}
 	byTask := map[connect.TaskID]int{}
@@ -397,6 +407,17 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 		if len(p.Records) == 0 {
 			return
 		}
+		in := engine.Input{Stream: p.Topic, Partition: p.Partition}
+		s.fetched(in, p.Records[0].Offset, p.Records[len(p.Records)-1].Offset, p.LogStartOffset, p.LastStableOffset)
+		n := 0
+		for _, kr := range p.Records {
+			if !kr.Attrs.IsControl() {
+				n++
+			}
+		}
+		if n == 0 {
+			return // only transaction markers
+		}
 		i, ok := byTask[p.Partition]
 		if !ok {
 			i = len(batches)
@@ -404,19 +425,17 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 			batches = append(batches, connect.Batch{Task: p.Partition})
 		}
 		// One allocation for the partition's records.
-		recs := make([]connect.Record, len(p.Records))
-		batches[i].Records = slices.Grow(batches[i].Records, len(p.Records))
-		for j, kr := range p.Records {
+		recs := make([]connect.Record, n)
+		batches[i].Records = slices.Grow(batches[i].Records, n)
+		j := 0
+		for _, kr := range p.Records {
+			if kr.Attrs.IsControl() {
+				continue
+			}
 			fromKgo(&recs[j], kr)
 			batches[i].Records = append(batches[i].Records, &recs[j])
+			j++
 		}
-		last := p.Records[len(p.Records)-1].Offset
-		s.next[engine.Input{Stream: p.Topic, Partition: p.Partition}] = last + 1
-		s.lastData = time.Now()
-		if s.lag[p.Partition] == nil {
-			s.lag[p.Partition] = map[string]int64{}
-		}
-		s.lag[p.Partition][p.Topic] = max(0, p.HighWatermark-last-1)
 	})
 	return batches, nil
 }
@@ -434,9 +453,17 @@ func fromKgo(r *connect.Record, kr *kgo.Record) {
 	}
 }
 
+// PurgeInterval is how often a source with DeleteCommitted deletes what
+// it committed (Kafka Streams' repartition.purge.interval.ms).
+const PurgeInterval = 30 * time.Second
+
 // Commit commits the positions as the group's offsets. With a
-// transactional sink the transaction commits them, and this does nothing.
+// transactional sink the transaction commits them, and this does nothing
+// more. With DeleteCommitted it then deletes the records below them.
 func (s *Source) Commit(ctx context.Context, cp connect.Checkpoint) error {
+	if s.cfg.DeleteCommitted {
+		s.purge(ctx, cp)
+	}
 	if s.session != nil {
 		return nil
 	}
@@ -466,15 +493,59 @@ func (s *Source) Commit(ctx context.Context, cp connect.Checkpoint) error {
 	return cerr
 }
 
-// Lag returns the records behind the high watermark, per task, as of the
-// last fetch.
+// purge deletes the records below the positions of cp, at most every
+// PurgeInterval. A failure is logged: the records are deleted next time.
+func (s *Source) purge(ctx context.Context, cp connect.Checkpoint) {
+	s.mu.Lock()
+	if s.purgeTo == nil {
+		s.purgeTo = map[engine.Input]int64{}
+	}
+	for _, pos := range cp {
+		for in, off := range pos {
+			s.purgeTo[in] = max(s.purgeTo[in], off)
+		}
+	}
+	due := time.Since(s.purged) >= PurgeInterval && len(s.purgeTo) > 0
+	var offs kadm.Offsets
+	if due {
+		for in, off := range s.purgeTo {
+			offs.AddOffset(in.Stream, in.Partition, off, -1)
+		}
+		s.purgeTo, s.purged = nil, time.Now()
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	resp, err := kadm.NewClient(s.cl).DeleteRecords(ctx, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		s.log.Warn("deleting the records below the committed positions", "topics", s.cfg.Topics, "err", err)
+	}
+}
+
+// Lag returns, per task, the offsets between where the source is and
+// the end of each of its partitions (the last stable offset, listed every
+// second and taken from every fetch); -1 for a task with a partition
+// whose end or position is not known yet. Nil when no partition is
+// assigned.
 func (s *Source) Lag() map[connect.TaskID]int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[connect.TaskID]int64, len(s.lag))
-	for id, ts := range s.lag {
-		for _, l := range ts {
-			out[id] += l
+	if len(s.parts) == 0 {
+		return nil
+	}
+	out := make(map[connect.TaskID]int64, len(s.parts))
+	for in, p := range s.parts {
+		l, seen := out[in.Partition]
+		switch {
+		case seen && l < 0:
+		case p.next < 0 || p.end < 0:
+			out[in.Partition] = -1
+		default:
+			out[in.Partition] = l + max(0, p.end-p.next)
 		}
 	}
 	return out
@@ -482,6 +553,7 @@ func (s *Source) Lag() map[connect.TaskID]int64 {
 
 // Close leaves the group.
 func (s *Source) Close(context.Context) error {
+	s.stopRefresher()
 	// The runtime is not polling any more: let the leave's rebalance
 	// through (its callbacks find nothing left to commit).
 	if s.session != nil {

@@ -1,0 +1,264 @@
+package topic
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel-io/runnel/engine"
+)
+
+// refreshInterval is how often the source lists the ends of its
+// partitions, for Lag.
+const refreshInterval = time.Second
+
+// waitWarn is how long a bounded source waits for its partitions before
+// it says that it is waiting, and then again every waitWarn.
+const waitWarn = 15 * time.Second
+
+// part is where the source is in an assigned partition, and where the
+// partition ends. Offsets are -1 when not known yet.
+type part struct {
+	// next is the offset of the next record to read: where reading starts
+	// (from Assignments, or the group), then after the last record read
+	// (transaction markers included).
+	next int64
+	// exact says next is an offset the source was told or read, not one
+	// resolved from the reset policy: records between it and what comes
+	// next were skipped if they are missing.
+	exact bool
+	// listed: the partition's start and end were listed since it was
+	// assigned (the first listing checks next against the log start).
+	listed bool
+	// end is the last known end (last stable offset).
+	end int64
+	// stopAt is, in a bounded run, the end to read up to: the end when
+	// the partition was assigned, or when the run was bounded.
+	stopAt int64
+}
+
+// own records that the source was assigned in, starting at off (a
+// relative offset, below 0, when not known).
+//
+// REQUIRES: s.mu
+func (s *Source) own(in engine.Input, off int64) {
+	p := &part{next: -1, end: -1, stopAt: -1}
+	if off >= 0 {
+		p.next, p.exact = off, true
+	}
+	s.parts[in] = p
+}
+
+// kickLocked makes the refresher list the ends now.
+//
+// REQUIRES: s.mu
+func (s *Source) kickLocked() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Source) startRefresher() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopRef = cancel
+	s.refWG.Add(1)
+	go func() {
+		defer s.refWG.Done()
+		t := time.NewTicker(refreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-s.kick:
+			}
+			if err := s.refresh(ctx); err != nil && ctx.Err() == nil {
+				s.log.Debug("listing the ends of the partitions", "err", err)
+			}
+		}
+	}()
+}
+
+func (s *Source) stopRefresher() {
+	if s.stopRef != nil {
+		s.stopRef()
+		s.refWG.Wait()
+	}
+}
+
+// refresh lists the start and end offsets of the assigned partitions'
+// topics and updates the parts.
+func (s *Source) refresh(ctx context.Context) error {
+	s.mu.Lock()
+	n := len(s.parts)
+	s.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(s.cl)
+	ends, err := adm.ListCommittedOffsets(ctx, s.cfg.Topics...)
+	if err != nil {
+		return err
+	}
+	starts, err := adm.ListStartOffsets(ctx, s.cfg.Topics...)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for in, p := range s.parts {
+		e, ok := ends.Lookup(in.Stream, in.Partition)
+		st, ok2 := starts.Lookup(in.Stream, in.Partition)
+		if !ok || !ok2 || e.Err != nil || st.Err != nil {
+			continue
+		}
+		p.end = max(p.end, e.Offset)
+		if s.bounded && p.stopAt < 0 {
+			p.stopAt = e.Offset
+		}
+		if p.listed {
+			continue
+		}
+		p.listed = true
+		switch {
+		case p.next < 0 && s.cfg.StartAt == "latest":
+			p.next = e.Offset
+		case p.next < 0:
+			p.next = st.Offset
+		case p.exact && p.next < st.Offset:
+			// Nothing below the log start can be fetched any more: what
+			// lies between is gone.
+			s.skip(in, p.next, st.Offset, st.Offset)
+			p.next = st.Offset
+		}
+	}
+	return nil
+}
+
+// fetched updates the part of in after a fetch returned the records
+// first to last (offsets, markers included), with the partition's log
+// start and last stable offset as the broker answered them. A gap before
+// first, below the log start, is records deleted (retention,
+// DeleteRecords) before they were read: it is logged and counted.
+//
+// REQUIRES: s.mu
+func (s *Source) fetched(in engine.Input, first, last, logStart, lso int64) {
+	p := s.parts[in]
+	if p == nil {
+		return // revoked since
+	}
+	if p.exact && first > p.next && logStart > p.next {
+		s.skip(in, p.next, first, logStart)
+	}
+	p.next, p.exact = last+1, true
+	p.end = max(p.end, lso, p.next)
+}
+
+// skip logs and counts that offsets from to to-1 of in were not read.
+//
+// REQUIRES: s.mu
+func (s *Source) skip(in engine.Input, from, to, logStart int64) {
+	s.skipped += to - from
+	s.log.Warn("records were deleted before they were read (retention.ms, retention.bytes or DeleteRecords): skipping them",
+		"topic", in.Stream, "partition", in.Partition, "skipped", to-from, "from_offset", from, "log_start_offset", logStart,
+		"group", s.cfg.Group)
+}
+
+// dataLoss logs and counts what the client skipped after the broker lost
+// data (an offset out of range it could not place).
+func (s *Source) dataLoss(e *kgo.ErrDataLoss) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.ResetTo > e.ConsumedTo {
+		s.skipped += e.ResetTo - e.ConsumedTo
+	}
+	s.log.Warn("the broker lost records", "group", s.cfg.Group, "err", e.Error())
+	if p := s.parts[engine.Input{Stream: e.Topic, Partition: e.Partition}]; p != nil {
+		p.next, p.exact = e.ResetTo, true
+	}
+}
+
+// Skipped returns how many offsets of the source's partitions were
+// deleted, or lost by the broker, before the source read them. Each such
+// gap is also logged at WARN.
+func (s *Source) Skipped() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipped
+}
+
+// atEnd reports, for a bounded source, whether the assigned partitions
+// are read to their ends. It waits for the group's assignment and for the
+// ends to be listed; a topic that does not exist is an error.
+func (s *Source) atEnd(ctx context.Context) (bool, error) {
+	s.mu.Lock()
+	bounded, joined := s.bounded, s.joined
+	s.mu.Unlock()
+	if !bounded {
+		return false, nil
+	}
+	if !joined {
+		return false, s.checkTopics(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.parts) == 0 {
+		if !s.noneWarned {
+			s.noneWarned = true
+			s.log.Warn("the group gave this process no partition to read: other members of the group read them; this one is done",
+				"group", s.cfg.Group, "topics", s.cfg.Topics)
+		}
+		return true, nil
+	}
+	for _, p := range s.parts {
+		if p.stopAt < 0 || p.next < 0 || p.next < p.stopAt {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// checkTopics fails when a topic the source reads does not exist: the
+// group would assign nothing, and a bounded run would end having read
+// nothing. It also says, every waitWarn, that the group is still
+// assigning. Only while the source waits for its first assignment.
+func (s *Source) checkTopics(ctx context.Context) error {
+	s.mu.Lock()
+	checked := s.topicsChecked
+	s.topicsChecked = true
+	if s.waitingSince.IsZero() {
+		s.waitingSince = time.Now()
+	}
+	if time.Since(s.waitingSince) >= waitWarn {
+		s.log.Warn("still waiting for the consumer group to assign the partitions (a member that died holds them until its session times out)",
+			"group", s.cfg.Group, "topics", s.cfg.Topics, "waited", time.Since(s.waitingSince).Round(time.Second), "session_timeout", s.cfg.SessionTimeout)
+		s.waitingSince = time.Now()
+	}
+	s.mu.Unlock()
+	if checked {
+		return nil
+	}
+	td, err := kadm.NewClient(s.cl).ListTopics(ctx, s.cfg.Topics...)
+	if err != nil {
+		return nil // the client retries; Poll waits
+	}
+	var missing []string
+	for _, t := range s.cfg.Topics {
+		if d, ok := td[t]; !ok || d.Err != nil {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("topic source: a bounded run reads to the end of topics that do not exist: %v", missing)
+	}
+	return nil
+}
