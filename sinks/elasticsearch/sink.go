@@ -15,7 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/runnel-io/runnel/connect"
@@ -93,7 +92,7 @@ func itemError(res *esutil.BulkIndexerResponseItem) *ItemError {
 // serialised.
 type Sink struct {
 	cfg    Config
-	client *es.Client
+	client *client
 	bi     esutil.BulkIndexer
 	owner  string // written in the task documents, for people
 
@@ -161,16 +160,7 @@ func New(cfg Config) (*Sink, error) {
 	}
 	s := &Sink{cfg: cfg.withDefaults()}
 	s.cfg.Addresses = slices.Clone(s.cfg.Addresses)
-	cl, err := es.NewClient(es.Config{
-		Addresses:     s.cfg.Addresses,
-		Username:      s.cfg.Username,
-		Password:      s.cfg.Password,
-		APIKey:        s.cfg.APIKey,
-		RetryOnStatus: []int{429, 502, 503, 504},
-		MaxRetries:    s.cfg.MaxRetries,
-		RetryBackoff:  s.backoff,
-		Transport:     s.cfg.Transport,
-	})
+	cl, err := newClient(s.cfg, s.backoff)
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch sink: %w", err)
 	}
