@@ -7,29 +7,46 @@ import (
 	"io"
 	"strconv"
 	"sync"
-
-	"github.com/elastic/go-elasticsearch/v8/esutil"
 )
 
-// bulkDecoder decodes bulk responses for the indexer. A response holds an
+// bulkResponse is what the indexer reads of a bulk response.
+type bulkResponse struct {
+	Took      int  `json:"took"`
+	HasErrors bool `json:"errors"`
+	// Items holds an object per action, in the order of the request,
+	// whose one key is the action.
+	Items []map[string]bulkItemResult `json:"items"`
+}
+
+// bulkItemResult is the outcome of an action of a bulk request.
+type bulkItemResult struct {
+	// Status is the HTTP status of the action (400 for a document the
+	// mapping refuses).
+	Status int         `json:"status"`
+	Error  bulkItemErr `json:"error"`
+}
+
+// bulkItemErr is the error of a bulk item, if any.
+type bulkItemErr struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+	Cause  struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"caused_by"`
+}
+
+// decodeBulk decodes a bulk response for the indexer. A response holds an
 // object per item with fields the Sink does not read (_index, _id,
 // result, _shards): encoding/json's decoder spent most of the client's
-// time and allocations on them. bulkDecoder scans the response and keeps,
+// time and allocations on them. decodeBulk scans the response and keeps,
 // per item, the action, status and error (decoded with encoding/json:
 // errors are rare). The items the indexer reports as successes (no error,
-// status 200 or 201) share one map per action and status, as the Sink's
-// success callback reads neither: a map of one item is 1.6 KB. A response
+// status 200 or 201) share one map per action and status, as the Sink
+// reads nothing else of them: a map of one item is 1.6 KB. A response
 // it does not understand is decoded with encoding/json. It is safe for
 // concurrent use.
-type bulkDecoder struct{}
-
-var errSyntax = errors.New("bulk response: unexpected JSON")
-
-// bufPool holds the buffers responses are read into.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// UnmarshalFromReader implements esutil.BulkResponseJSONDecoder.
-func (bulkDecoder) UnmarshalFromReader(r io.Reader, blk *esutil.BulkIndexerResponse) error {
+func decodeBulk(r io.Reader, blk *bulkResponse) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 16<<20 {
@@ -42,21 +59,26 @@ func (bulkDecoder) UnmarshalFromReader(r io.Reader, blk *esutil.BulkIndexerRespo
 	}
 	data := buf.Bytes()
 	if err := decodeBulkResponse(data, blk, true); err != nil {
-		*blk = esutil.BulkIndexerResponse{}
+		*blk = bulkResponse{}
 		return json.Unmarshal(data, blk)
 	}
 	return nil
 }
 
+var errSyntax = errors.New("bulk response: unexpected JSON")
+
+// bufPool holds the buffers responses are read into.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // decodeBulkResponse decodes data into blk, or returns errSyntax. With
 // share, the successful items keep only their status, and share their
 // map.
-func decodeBulkResponse(data []byte, blk *esutil.BulkIndexerResponse, share bool) error {
+func decodeBulkResponse(data []byte, blk *bulkResponse, share bool) error {
 	d := scanner{data: data}
 	type shared struct {
 		action string
 		status int
-		m      map[string]esutil.BulkIndexerResponseItem
+		m      map[string]bulkItemResult
 	}
 	var maps []shared
 	return d.object(func(key []byte) error {
@@ -79,7 +101,7 @@ func decodeBulkResponse(data []byte, blk *esutil.BulkIndexerResponse, share bool
 			blk.Items = blk.Items[:0]
 			return d.array(func() error {
 				var action string
-				var item esutil.BulkIndexerResponseItem
+				var item bulkItemResult
 				err := d.object(func(key []byte) error {
 					if action != "" {
 						return errSyntax // one action an item
@@ -97,12 +119,12 @@ func decodeBulkResponse(data []byte, blk *esutil.BulkIndexerResponse, share bool
 							return nil
 						}
 					}
-					m := map[string]esutil.BulkIndexerResponseItem{action: {Status: item.Status}}
+					m := map[string]bulkItemResult{action: {Status: item.Status}}
 					maps = append(maps, shared{action, item.Status, m})
 					blk.Items = append(blk.Items, m)
 					return nil
 				}
-				blk.Items = append(blk.Items, map[string]esutil.BulkIndexerResponseItem{action: item})
+				blk.Items = append(blk.Items, map[string]bulkItemResult{action: item})
 				return nil
 			})
 		}
@@ -124,26 +146,20 @@ func folds(key []byte, names ...string) bool {
 }
 
 // itemField decodes a field of a bulk item.
-func (d *scanner) itemField(key []byte, item *esutil.BulkIndexerResponseItem) error {
+func (d *scanner) itemField(key []byte, item *bulkItemResult) error {
 	var err error
 	switch string(key) {
 	case "status":
 		var n int64
 		n, err = d.int()
 		item.Status = int(n)
-	case "_version":
-		item.Version, err = d.int()
-	case "_seq_no":
-		item.SeqNo, err = d.int()
-	case "_primary_term":
-		item.PrimTerm, err = d.int()
 	case "error":
 		start := d.i
 		if err = d.skip(); err == nil {
 			err = json.Unmarshal(d.data[start:d.i], &item.Error)
 		}
 	default:
-		if folds(key, "status", "_version", "_seq_no", "_primary_term", "error") {
+		if folds(key, "status", "error") {
 			return errSyntax
 		}
 		err = d.skip()

@@ -1,10 +1,13 @@
 // Package elasticsearch is the Elasticsearch sink of runnel: it indexes
-// each record's value as a document, through the bulk API
-// (esutil.BulkIndexer of github.com/elastic/go-elasticsearch/v8), exactly
-// once. Elasticsearch has no transactions: exactly once comes from
-// idempotent writes, each carrying an external version derived from the
-// record's source position, and from positions stored, per task, in an
-// offsets document written once the documents are acknowledged.
+// each record's value as a document, through the bulk API, exactly once.
+// Requests go through esapi and elastictransport of
+// github.com/elastic/go-elasticsearch/v8, with a bulk indexer of the
+// Sink's own; it does not import the client package, which imports the
+// typed API (see client.go). Elasticsearch has no transactions: exactly
+// once comes from idempotent writes, each carrying an external version
+// derived from the record's source position, and from positions stored,
+// per task, in an offsets document written once the documents are
+// acknowledged.
 //
 // # Documents
 //
@@ -118,8 +121,7 @@
 // (exponential from RetryBackoff, capped at MaxRetryBackoff, jittered).
 // Elasticsearch also refuses single documents with 429
 // (es_rejected_execution_exception: a full write queue) in a request that
-// succeeded: the indexer hands those to its failure callback, and Prepare
-// sends them again.
+// succeeded: the indexer reports those, and Prepare sends them again.
 //
 // # Fencing
 //

@@ -15,8 +15,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/elastic/go-elasticsearch/v8/esutil"
-
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
 )
@@ -77,7 +75,7 @@ func (e *ItemError) Error() string {
 	return msg
 }
 
-func itemError(res *esutil.BulkIndexerResponseItem) *ItemError {
+func itemError(res *bulkItemResult) *ItemError {
 	return &ItemError{
 		Status:      res.Status,
 		Type:        res.Error.Type,
@@ -93,12 +91,8 @@ func itemError(res *esutil.BulkIndexerResponseItem) *ItemError {
 type Sink struct {
 	cfg    Config
 	client *client
-	bi     esutil.BulkIndexer
+	bi     *indexer
 	owner  string // written in the task documents, for people
-
-	// The callbacks of index items, made once: a method value allocates.
-	onSuccess func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem)
-	onFailure func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem, error)
 
 	mu struct {
 		sync.Mutex
@@ -110,7 +104,7 @@ type Sink struct {
 }
 
 // task is an open task. Its fields are guarded by Sink.mu, but ack, which
-// the indexer's callbacks update.
+// the indexer's workers update.
 type task struct {
 	id     connect.TaskID
 	pos    engine.Positions // of the last commit, nil if none
@@ -131,11 +125,9 @@ type task struct {
 	}
 }
 
-// item is a document action of a record. Its Reader is the body of an
-// index action, so that the indexer's callbacks find the item from the
-// BulkIndexerItem they are given.
+// item is a document action of a record. The indexer reads its fields
+// but retries and last, which are guarded by t.ack.
 type item struct {
-	bytes.Reader
 	t       *task
 	rec     connect.Record // copy kept for a Rejection
 	action  string
@@ -143,6 +135,7 @@ type item struct {
 	id      string
 	version int64
 	vtype   string
+	body    []byte // the source, of an index action
 	retries int
 	last    *ItemError // why it was last refused, for retries
 }
@@ -165,18 +158,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("elasticsearch sink: %w", err)
 	}
 	s.client = cl
-	s.onSuccess, s.onFailure = s.indexSucceeded, s.indexFailed
-	s.bi, err = esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		NumWorkers:    s.cfg.Workers,
-		FlushBytes:    s.cfg.FlushBytes,
-		FlushInterval: s.cfg.FlushInterval,
-		Client:        cl,
-		Decoder:       bulkDecoder{},
-		Refresh:       "false",
-	})
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch sink: %w", err)
-	}
+	s.bi = newIndexer(cl, s.cfg, s.settled)
 	s.owner = newOwner()
 	s.mu.tasks = map[connect.TaskID]*task{}
 	s.mu.indexes = map[string]string{}
@@ -312,7 +294,7 @@ func (s *Sink) Write(ctx context.Context, id connect.TaskID, recs []*connect.Rec
 		if it == nil {
 			continue
 		}
-		if err := s.bi.Add(ctx, s.bulkItem(it)); err != nil {
+		if err := s.bi.Add(ctx, it); err != nil {
 			t.ack.Lock()
 			t.ack.inflight -= n
 			t.ack.Unlock()
@@ -378,7 +360,7 @@ func (s *Sink) item(t *task, r *connect.Record) (*item, error) {
 	if err != nil {
 		return nil, err
 	}
-	it.Reset(body)
+	it.body = body
 	return it, nil
 }
 
@@ -512,49 +494,20 @@ func printable(s string) bool {
 	return true
 }
 
-// bulkItem returns the indexer's item of it.
-func (s *Sink) bulkItem(it *item) esutil.BulkIndexerItem {
-	bi := esutil.BulkIndexerItem{
-		Index:       it.index,
-		Action:      it.action,
-		DocumentID:  it.id,
-		Version:     &it.version,
-		VersionType: it.vtype,
-	}
-	if it.action == actionIndex {
-		bi.Body, bi.OnSuccess, bi.OnFailure = it, s.onSuccess, s.onFailure
-		return bi
-	}
-	bi.OnSuccess = func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) {
-		s.settled(it, nil, nil)
-	}
-	bi.OnFailure = func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-		s.settled(it, &res, err)
-	}
-	return bi
-}
-
-func (s *Sink) indexSucceeded(_ context.Context, bi esutil.BulkIndexerItem, _ esutil.BulkIndexerResponseItem) {
-	s.settled(bi.Body.(*item), nil, nil)
-}
-
-func (s *Sink) indexFailed(_ context.Context, bi esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-	s.settled(bi.Body.(*item), &res, err)
-}
-
 // settled records the outcome of an item: res is nil on success, err is
-// set when the whole request failed. Called by the indexer's workers.
-func (s *Sink) settled(it *item, res *esutil.BulkIndexerResponseItem, err error) {
+// set when the item has no result (the request failed). Called by the
+// indexer's workers.
+func (s *Sink) settled(it *item, res *bulkItemResult, err error) {
 	t := it.t
 	t.ack.Lock()
 	defer t.ack.Unlock()
 	t.ack.inflight--
 	switch {
-	case res == nil:
 	case err != nil:
 		if t.ack.err == nil {
 			t.ack.err = fmt.Errorf("elasticsearch sink: task %d: bulk request: %w", t.id, err)
 		}
+	case res == nil:
 	case res.Status == 409:
 		// A version conflict: the document holds this version or a newer
 		// one (a replay, or a stale worker's write of the same record).
@@ -616,7 +569,7 @@ func (s *Sink) drain(ctx context.Context) error {
 		case <-tm.C:
 		}
 		for i, it := range retry {
-			if err := s.bi.Add(ctx, s.bulkItem(it)); err != nil {
+			if err := s.bi.Add(ctx, it); err != nil {
 				for _, it := range retry[i:] {
 					it.t.ack.Lock()
 					it.t.ack.inflight--
