@@ -1,9 +1,7 @@
 package batch
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 )
 
 // Old message formats, for clients that fetch with Fetch v0-v3 (a consumer
@@ -54,28 +52,9 @@ func DownConvert(dst, data []byte, magic int8) ([]byte, error) {
 }
 
 func appendMessage(dst []byte, offset int64, magic int8, logAppend bool, ts int64, key, value []byte) []byte {
-	be := binary.BigEndian
-	dst = be.AppendUint64(dst, uint64(offset))
-	sizeAt := len(dst)
-	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0) // size, crc
-	crcFrom := len(dst)
-	var attrs byte
+	m := Message{Offset: offset, Timestamp: ts, Key: key, Value: value}
 	if magic == 1 && logAppend {
-		attrs = AttrLogAppendTime
+		m.Attributes = AttrLogAppendTime
 	}
-	dst = append(dst, byte(magic), attrs)
-	if magic == 1 {
-		dst = be.AppendUint64(dst, uint64(ts))
-	}
-	for _, b := range [][]byte{key, value} {
-		if b == nil {
-			dst = be.AppendUint32(dst, 0xffffffff)
-			continue
-		}
-		dst = be.AppendUint32(dst, uint32(len(b)))
-		dst = append(dst, b...)
-	}
-	be.PutUint32(dst[sizeAt:], uint32(len(dst)-sizeAt-4))
-	be.PutUint32(dst[sizeAt+4:], crc32.ChecksumIEEE(dst[crcFrom:]))
-	return dst
+	return AppendLegacyMessage(dst, magic, &m)
 }
