@@ -23,7 +23,8 @@
 // served one at a time and answered in order, as Kafka does.
 //
 // Storage lives in sub-packages that know nothing of the wire:
-// broker/batch (the RecordBatch format), broker/log (one partition's
+// broker/batch (the RecordBatch format, and the old message sets that Produce
+// and Fetch v0-v2 convert from and to), broker/log (one partition's
 // segments, with its idempotent and transactional producers' state) and
 // broker/store (the data directory: topics, configs, identity, background
 // retention and compaction). The coordinators sit beside them:
