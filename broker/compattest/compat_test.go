@@ -27,7 +27,8 @@ import (
 // deadlines for what it waits for.
 const clientTimeout = 90 * time.Second
 
-const installHint = "install them with `apt-get install kcat python3-kafka python3-confluent-kafka` (Debian 12), " +
+const installHint = "install them with `apt-get install kcat python3-kafka python3-confluent-kafka " +
+	"python3-msgpack python3-snappy python3-lz4 python3-xxhash` (Debian 12), " +
 	"or set RUNNEL_TEST_PYTHON to a python3 that imports kafka and confluent_kafka"
 
 // TestMain raises -test.parallel (GOMAXPROCS by default) to 8 unless it

@@ -5,6 +5,8 @@ Modes (args: "topic", "n": records expected, "group": group_id or absent):
             consumer_timeout_ms ("timeout_ms"), which ends the loop
             (StopIteration) once no record came for that long; loops again
             until n records came; "json": value_deserializer=json.loads;
+            "msgpack": value_deserializer=msgpack.unpackb (the first
+            post's "consume msgpack");
             "api_version": passed on (the Japanese post's (0, 10)).
             close() commits when there is a group.
   manual    enable_auto_commit=False: poll() n records, commit(),
@@ -81,6 +83,9 @@ if mode == 'iterate':
     kw = {}
     if a.get('json'):
         kw['value_deserializer'] = lambda m: json.loads(m.decode('ascii'))
+    if a.get('msgpack'):
+        import msgpack
+        kw['value_deserializer'] = msgpack.unpackb
     if a.get('api_version'):
         kw['api_version'] = tuple(a['api_version'])
     consumer = KafkaConsumer(topic, group_id=a.get('group'), auto_offset_reset='earliest',

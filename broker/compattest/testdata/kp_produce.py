@@ -5,6 +5,9 @@ Modes:
            (future.get(timeout=10)), a keyed send, a JSON value_serializer
            producer, 100 asynchronous sends, add_callback/add_errback,
            headers, flush(), retries=5.
+  msgpack  {"topic"}: the first post's "encode objects via msgpack":
+           KafkaProducer(value_serializer=msgpack.dumps), send of
+           {'key': 'value'}.
   json     {"topic"}: the Japanese post's producer: a JSON value_serializer
            send of a dict holding non-ASCII text. The post has no flush():
            kafka-python 2.0.2 closes producers at exit with timeout 0, which
@@ -25,6 +28,14 @@ topic = a['topic']
 def md(m):
     return [m.topic, m.partition, m.offset]
 
+
+if mode == 'msgpack':
+    import msgpack
+    producer = KafkaProducer(bootstrap_servers=[bootstrap], value_serializer=msgpack.dumps)
+    md = producer.send(topic, {'key': 'value'}).get(timeout=10)
+    producer.close()
+    out(sent=[md.topic, md.partition, md.offset])
+    raise SystemExit(0)
 
 if mode == 'json':
     jrtt_value = {"dev_app_type": 2, "date": "20201111", "data": {"name": "ZS-\u7f51\u6613"}, "timestamp": time.time()}
