@@ -1197,9 +1197,10 @@ func TestKafkaPythonIterate(t *testing.T) {
 	}
 }
 
-// TestKafkaPythonOldAPIVersion: the Japanese post's consumer pins
+// TestKafkaPythonOldAPIVersion: seed 004's consumer pins
 // api_version=(0, 10), which makes kafka-python use Fetch v2 and
-// ListOffsets v0.
+// ListOffsets v0 (TestKafkaPythonSeed004 runs it with its msgpack
+// deserializer and the producer of its tutorial).
 func TestKafkaPythonOldAPIVersion(t *testing.T) {
 	t.Parallel()
 	needPython(t)

@@ -2,8 +2,10 @@
 
 Modes (args: "topics", "group", "n": records to read, then read on to the
 end of every partition; "parts": partitions per topic):
-  autocommit  the first blog post: enable.auto.commit, default.topic.config
-              {'auto.offset.reset': 'smallest'}; close() commits.
+  autocommit  the first blog post: bootstrap.servers of two addresses
+              ('Ip1,Ip2'; here the broker twice), enable.auto.commit,
+              default.topic.config {'auto.offset.reset': 'smallest'};
+              close() commits.
   interval    at most once, as the English post sets it up:
               enable.auto.commit with a small auto.commit.interval.ms
               ("interval"): waits until committed() shows the positions,
@@ -47,7 +49,8 @@ def commit_completed(err, partitions):
 
 
 conf['on_commit'] = commit_completed
-consumer = Consumer(ck_conf(bootstrap, **conf))
+servers = bootstrap + ',' + bootstrap if mode == 'autocommit' else bootstrap
+consumer = Consumer(ck_conf(servers, **conf))
 assigned = []
 consumer.subscribe(a['topics'], on_assign=lambda c, ps: assigned.append(ck_tps(ps)))
 

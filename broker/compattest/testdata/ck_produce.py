@@ -2,7 +2,9 @@
 
 Modes:
   seed   {"topic"}: the blog post's producer, verbatim but for the address:
-         produce without callback, with callback=acked, poll(1), flush().
+         bootstrap.servers lists the broker twice (the post's
+         '100.81.xxx.xx:9092,100.81.xxx.xx:9092'), produce without
+         callback, with callback=acked, poll(1), flush().
   keyed  {"topic", "n", "keys"}: n keyed messages with headers, then a
          tombstone (value None) for key k0, a callback on each.
 """
@@ -22,7 +24,8 @@ def acked(err, msg):
                     'offset': msg.offset(), 'key': text(msg.key()), 'value': text(msg.value())})
 
 
-producer = Producer(ck_conf(bootstrap, **{'client.id': socket.gethostname()}))
+servers = bootstrap + ',' + bootstrap if mode == 'seed' else bootstrap
+producer = Producer(ck_conf(servers, **{'client.id': socket.gethostname()}))
 if mode == 'seed':
     producer.produce(topic, key="key", value="value")
     producer.produce(topic, value="test value", callback=acked)
