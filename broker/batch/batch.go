@@ -36,6 +36,11 @@
 //	[ headerKeyLen varint | headerKey | headerValueLen varint | headerValue ]...
 //
 // A key or value length of -1 is null; a null value is a tombstone.
+//
+// The message sets of the older formats (magic 0 and 1), which clients
+// pinned to an old protocol version send and fetch, are converted from and
+// to batches: DownConvert (legacy.go) for Fetch v0-v3, DecodeMessageSet
+// and UpConvert (upconvert.go) for Produce v0-v2.
 package batch
 
 import (
