@@ -29,7 +29,8 @@
 // Waits poll for a condition under a deadline; nothing depends on timing. Tests run in
 // parallel (TestMain raises -test.parallel to 8: they mostly wait, for
 // the 3s group.initial.rebalance.delay.ms of every new group among
-// others); the package takes about 20s. RUNNEL_COMPAT_DEBUG=1 makes the
+// others); the package takes about 30s (TestKafkaPythonSeed004 sleeps 3s after each
+// of its 3 messages, as the seed does). RUNNEL_COMPAT_DEBUG=1 makes the
 // scripts log the clients' debug output (librdkafka debug
 // protocol,broker,cgrp,topic,fetch; kafka-python logging at DEBUG), shown
 // when a test fails.
