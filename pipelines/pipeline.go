@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -32,11 +31,15 @@ type Options struct {
 	// CheckpointInterval is how often work is committed (default 1s).
 	CheckpointInterval time.Duration
 	// InstanceID names this process among the processes running the
-	// pipeline, stable across its restarts. It makes the transactional
-	// ids, and when set the process is a static member of the consumer
-	// groups: restarted, it takes its partitions back at once and fences
-	// its previous incarnation. Default: hostname-pid, and dynamic
-	// membership.
+	// pipeline, stable across its restarts: the process is then a static
+	// member of the consumer groups (restarted, it takes its partitions
+	// back at once and fences its previous incarnation), and its
+	// transactional ids are built from it. Default: dynamic membership,
+	// and transactional ids built from the id kept in DataDir (the file
+	// instance-id, made at the first run; see instance.go), so that a
+	// restarted process still fences the transactions its previous
+	// incarnation left open. DataDir is then locked while the pipeline
+	// runs: give each process its own.
 	InstanceID string
 	// SessionTimeout of the consumer groups (default 10s): how long the
 	// partitions of a crashed process wait before moving.
@@ -88,10 +91,6 @@ func New(name string, o Options) *Pipeline {
 		o.Logger = slog.Default()
 	}
 	static := o.InstanceID != ""
-	if !static {
-		host, _ := os.Hostname()
-		o.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
 	if o.SessionTimeout <= 0 {
 		o.SessionTimeout = 10 * time.Second
 	}
@@ -202,7 +201,10 @@ type runtime struct {
 	brokers []string
 	groups  []string // per stage
 	static  bool
-	adm     *kadm.Client
+	// instance builds the transactional ids: Options.InstanceID, or the
+	// data directory's id.
+	instance string
+	adm      *kadm.Client
 	// partitions of the topics created for the pipeline: those of the
 	// first stage's input.
 	partitions int32
@@ -264,7 +266,7 @@ func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source
 	}
 	cfg.Brokers, cfg.ClientOptions = rt.brokers, rt.opts.ClientOptions
 	if ts, ok := src.(*topicsrc.Source); ok && primary {
-		cfg.TransactionalID = fmt.Sprintf("%s-%s", rt.groups[stage], rt.opts.InstanceID)
+		cfg.TransactionalID = fmt.Sprintf("%s-%s", rt.groups[stage], rt.instance)
 		return topicsink.NewTransactional(ts, cfg)
 	}
 	return topicsink.New(cfg)
@@ -286,7 +288,15 @@ func (p *Pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rt := &runtime{opts: p.opts, name: p.g.Name(), brokers: p.opts.Brokers, static: p.static}
+	rt := &runtime{opts: p.opts, name: p.g.Name(), brokers: p.opts.Brokers, static: p.static, instance: p.opts.InstanceID}
+	if !p.static {
+		id, release, err := acquireInstance(p.opts.DataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+		rt.instance = id
+	}
 	if len(rt.brokers) == 0 {
 		b, err := broker.New(broker.DataDir(p.opts.DataDir), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
 		if err != nil {

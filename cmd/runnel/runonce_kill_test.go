@@ -22,7 +22,10 @@ import (
 
 // onceYAML has two pipelines read one topic, each into its own files,
 // as dynamic members of their groups (no instance_id): a process killed
-// with -9 stays in both groups until its session times out.
+// with -9 stays in the groups until its session times out. The second
+// goes through a repartition topic, written in Kafka transactions: the
+// kill leaves one open, which holds back the topic's last stable offset
+// until the next process fences it.
 const onceYAML = `broker:
   bootstrap: ["${KAFKA_BOOTSTRAP}"]
   data_dir: ${DIR}/data
@@ -42,6 +45,7 @@ pipelines:
   copy-b:
     from: events
     steps:
+      - key_by: value.id % 7
       - map: {id: value.id, twice: value.id * 2}
       - to: b
 `
@@ -83,8 +87,8 @@ func TestKillThenRunOnceReadsEverything(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rnd := rand.New(rand.NewPCG(seed, 2))
 	produced := 0
+	// produceN is called by the test and by its feeder, one at a time.
 	produceN := func(n int) {
-		t.Helper()
 		var recs []*kgo.Record
 		for range n {
 			v, _ := json.Marshal(map[string]int{"id": produced})
@@ -92,7 +96,7 @@ func TestKillThenRunOnceReadsEverything(t *testing.T) {
 			produced++
 		}
 		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
+			t.Error(err)
 		}
 	}
 	logs := &proctest.Buffer{}
@@ -110,6 +114,21 @@ func TestKillThenRunOnceReadsEverything(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		// Records keep coming while the run processes them, so that the
+		// kill finds a transaction open.
+		stop, fed := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(fed)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				produceN(20)
+				time.Sleep(10 * time.Millisecond) // pacing: about 2000 records a second
+			}
+		}()
 		// Killed once both pipelines are processing: each committed
 		// output of this run, then at a random moment within 300 ms.
 		for min(partLines(outA), partLines(outB)) <= before {
@@ -124,6 +143,8 @@ func TestKillThenRunOnceReadsEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = cmd.Wait()
+		close(stop)
+		<-fed
 		produceN(200) // only --once can read these
 
 		out := &proctest.Buffer{}

@@ -1,12 +1,17 @@
 // Package fsutil holds the file operations that crash-safe storage needs:
 // the broker's logs and metadata, the file source's offsets and the file
-// sink's commits.
+// sink's commits; and the lock that keeps two processes out of one data
+// directory.
 package fsutil
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 )
+
+// ErrLocked is wrapped by Lock's error when another holder has the lock.
+var ErrLocked = errors.New("locked by another process")
 
 // WriteFileAtomic replaces dir/name with data so that a crash leaves either
 // the old or the new content: write "name.tmp", fsync it, rename it over

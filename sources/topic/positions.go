@@ -196,32 +196,90 @@ func (s *Source) Skipped() int64 {
 }
 
 // atEnd reports, for a bounded source, whether the assigned partitions
-// are read to their ends. It waits for the group's assignment and for the
-// ends to be listed; a topic that does not exist is an error.
+// are read to their ends. It waits for the group's assignment, for the
+// offsets of the partitions assigned and for their ends to be listed; a
+// topic that does not exist is an error.
 func (s *Source) atEnd(ctx context.Context) (bool, error) {
 	s.mu.Lock()
-	bounded, joined := s.bounded, s.joined
+	bounded, n := s.bounded, s.assignedN
 	s.mu.Unlock()
-	if !bounded {
+	switch {
+	case !bounded:
 		return false, nil
-	}
-	if !joined {
+	case n < 0:
 		return false, s.checkTopics(ctx)
+	case n == 0:
+		return s.othersHold(ctx)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.parts) == 0 {
-		if !s.noneWarned {
-			s.noneWarned = true
-			s.log.Warn("the group gave this process no partition to read: other members of the group read them; this one is done",
-				"group", s.cfg.Group, "topics", s.cfg.Topics)
-		}
-		return true, nil
+	if len(s.parts) < s.assignedN {
+		return false, nil // the offsets of the assignment are being fetched
 	}
 	for _, p := range s.parts {
 		if p.stopAt < 0 || p.next < 0 || p.next < p.stopAt {
 			return false, nil
 		}
+	}
+	return true, nil
+}
+
+// othersHold reports whether the partitions of the source's topics are
+// all assigned to other members of the group, when the group gave this
+// one none: a bounded run is then done here, the others read them. An
+// empty assignment can also come of a leader that did not know the
+// topics' partitions yet; the group rebalances again, and the source
+// waits for that. Checked once per generation.
+func (s *Source) othersHold(ctx context.Context) (bool, error) {
+	me, gen := s.cl.GroupMetadata()
+	s.mu.Lock()
+	if s.othersChecked == gen && s.noneWarned {
+		s.mu.Unlock()
+		return true, nil
+	}
+	s.mu.Unlock()
+	adm := kadm.NewClient(s.cl)
+	described, err := adm.DescribeGroups(ctx, s.cfg.Group)
+	if err != nil {
+		return false, nil // asked again at the next Poll
+	}
+	td, err := adm.ListTopics(ctx, s.cfg.Topics...)
+	if err != nil {
+		return false, nil
+	}
+	held := kadm.TopicsSet{}
+	members := 0
+	if g, ok := described[s.cfg.Group]; ok {
+		for _, m := range g.Members {
+			if m.MemberID == me {
+				continue
+			}
+			members++
+			if c, ok := m.Assigned.AsConsumer(); ok {
+				for _, t := range c.Topics {
+					held.Add(t.Topic, t.Partitions...)
+				}
+			}
+		}
+	}
+	for _, t := range s.cfg.Topics {
+		d, ok := td[t]
+		if !ok || d.Err != nil || len(d.Partitions) == 0 {
+			return false, nil
+		}
+		for p := range d.Partitions {
+			if !held.Lookup(t, p) {
+				return false, nil
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.othersChecked = gen
+	if !s.noneWarned {
+		s.noneWarned = true
+		s.log.Warn("the group gave this process no partition to read: other members of the group read them; this one is done",
+			"group", s.cfg.Group, "topics", s.cfg.Topics, "other_members", members)
 	}
 	return true, nil
 }

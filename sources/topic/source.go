@@ -100,9 +100,14 @@ type Source struct {
 	// parts are the assigned partitions: where the source is in each and
 	// where each ends (see positions.go).
 	parts map[engine.Input]*part
-	// joined: the group assigned this member its partitions (none, maybe)
-	// at least once.
-	joined bool
+	// assignedN is how many partitions the group's last assignment gave
+	// this member (they are in parts once their offsets are known); -1
+	// while the group has not assigned them (before the first
+	// assignment, and during a rebalance).
+	assignedN int
+	// othersChecked is the generation whose empty assignment was checked
+	// against the other members' (see othersHold).
+	othersChecked int32
 	// bounded: a bounded run (StopAtEnd).
 	bounded bool
 	// skipped counts the offsets that were deleted before they were read.
@@ -163,7 +168,7 @@ func New(cfg Config) (*Source, error) {
 		cfg.Logger = slog.Default()
 	}
 	return &Source{cfg: cfg, log: cfg.Logger, resume: map[int32]engine.Positions{}, parts: map[engine.Input]*part{},
-		kick: make(chan struct{}, 1)}, nil
+		kick: make(chan struct{}, 1), assignedN: -1, othersChecked: -1}, nil
 }
 
 // Config returns the source's configuration.
@@ -229,6 +234,7 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
 		kgo.AdjustFetchOffsetsFn(s.adjust),
+		kgo.WithLogger(kgoLogger{s.log.With("group", s.cfg.Group)}),
 	}
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
@@ -292,7 +298,10 @@ func (s *Source) assigned(ctx context.Context, _ *kgo.Client, m map[string][]int
 	res, err := s.a.Assigned(ctx, ids)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.joined = true
+	s.assignedN = 0
+	for _, ps := range m {
+		s.assignedN += len(ps)
+	}
 	if err != nil {
 		s.err = err
 		return
@@ -346,6 +355,7 @@ func (s *Source) lost(ctx context.Context, _ *kgo.Client, m map[string][]int32) 
 func (s *Source) forget(ids []connect.TaskID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.assignedN = -1 // until the next assignment
 	for _, id := range ids {
 		delete(s.resume, id)
 		for in := range s.parts {
@@ -562,4 +572,34 @@ func (s *Source) Close(context.Context) error {
 		s.cl.CloseAllowingRebalance()
 	}
 	return nil
+}
+
+// kgoLogger hands the client's log lines to the source's logger: its
+// errors and warnings as such, its info lines at debug (they are many),
+// its debug lines not at all.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel {
+	ctx := context.Background()
+	switch {
+	case k.l.Enabled(ctx, slog.LevelDebug):
+		return kgo.LogLevelInfo
+	case k.l.Enabled(ctx, slog.LevelWarn):
+		return kgo.LogLevelWarn
+	default:
+		return kgo.LogLevelError
+	}
+}
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lvl := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		lvl = slog.LevelError
+	case kgo.LogLevelWarn:
+		lvl = slog.LevelWarn
+	case kgo.LogLevelDebug:
+		return
+	}
+	k.l.Log(context.Background(), lvl, "kafka client: "+msg, keyvals...)
 }
