@@ -51,7 +51,7 @@ type Field struct {
 	Doc      string
 	Fields   []Field  // Object
 	Elem     *Field   // List and Map
-	Enum     []string // the values a String may take
+	Enum     []string // the values a String may take; an Int's words besides integers
 	// Check validates a scalar further (an expression that must compile);
 	// its error may be a *ColumnError to point inside the value.
 	Check func(n *yaml.Node) error
@@ -236,7 +236,13 @@ func scalar(n *yaml.Node, f Field) error {
 			return fmt.Errorf("%s", msg)
 		}
 	case Int:
+		if slices.Contains(f.Enum, v) {
+			return nil
+		}
 		if _, err := strconv.ParseInt(v, 0, 64); err != nil {
+			if len(f.Enum) > 0 {
+				return fmt.Errorf("expected an integer or %s, got %q", quotedOr(f.Enum), v)
+			}
 			return fmt.Errorf("expected an integer, got %q", v)
 		}
 	case Float:
@@ -254,6 +260,18 @@ func scalar(n *yaml.Node, f Field) error {
 		}
 	}
 	return nil
+}
+
+// quotedOr lists words as `"a", "b" or "c"`.
+func quotedOr(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 func join(path, name string) string {

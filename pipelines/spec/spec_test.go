@@ -38,6 +38,7 @@ func root() spec.Field {
 	return spec.Field{Kind: spec.Object, Fields: []spec.Field{
 		{Name: "name", Kind: spec.String, Required: true},
 		{Name: "outputs", Kind: spec.List, Elem: &topic},
+		{Name: "limit", Kind: spec.Int, Enum: []string{"unlimited"}},
 	}}
 }
 
@@ -98,6 +99,8 @@ outputs:
 			`p.yaml:4:15: outputs[0].where: use "=" to compare, not "=="`,
 		}},
 		{"not a mapping", "- a\n", []string{`p.yaml:1:1: expected a mapping, got a list`}},
+		{"an integer or a word", "name: a\nlimit: unlimited\n", nil},
+		{"neither an integer nor a word", "name: a\nlimit: lots\n", []string{`p.yaml:2:8: limit: expected an integer or "unlimited", got "lots"`}},
 		{"far from anything", "name: a\nzzzzzzzz: 1\n", []string{`p.yaml:2:1: unknown field "zzzzzzzz"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
