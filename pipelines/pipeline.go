@@ -49,10 +49,11 @@ type Options struct {
 	// offsets; a stage after a KeyBy once the stage before it is done),
 	// committing first: for batch jobs and tests.
 	Once bool
-	// MaxRestarts is how many times in a row a failed stage is restarted
-	// from its last checkpoint before Run gives up (default 5; negative:
-	// never restart).
-	MaxRestarts int
+	// Restart says how a failed stage is restarted from its last
+	// checkpoint. Default: for ever, waiting 1s doubling up to 1m, the
+	// count starting again once the stage committed a checkpoint (see
+	// RestartStrategy).
+	Restart RestartStrategy
 	// ClientOptions are added to every franz-go client (TLS, SASL...).
 	ClientOptions []kgo.Opt
 	Logger        *slog.Logger
@@ -93,9 +94,6 @@ func New(name string, o Options) *Pipeline {
 	static := o.InstanceID != ""
 	if o.SessionTimeout <= 0 {
 		o.SessionTimeout = 10 * time.Second
-	}
-	if o.MaxRestarts == 0 {
-		o.MaxRestarts = 5
 	}
 	g := engine.NewGraph(name)
 	g.SetLogger(o.Logger)
@@ -284,6 +282,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 func (p *Pipeline) run(ctx context.Context) error {
+	if err := p.opts.Restart.validate(); err != nil {
+		return err
+	}
 	stages, err := p.g.Stages()
 	if err != nil {
 		return err
@@ -364,40 +365,6 @@ func (p *Pipeline) run(ctx context.Context) error {
 	return errors.Join(all...)
 }
 
-// runStage runs one stage, restarting it from its last checkpoint after an
-// error that another attempt may not meet (a broker or sink failure), up
-// to Options.MaxRestarts times in a row, with exponential backoff. A
-// record that fails under the Fail policy is not retried: it would fail
-// again.
-func (p *Pipeline) runStage(ctx context.Context, rt *runtime, store *kafkastate.Store, i int, st engine.Stage) error {
-	backoff := 100 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		r, closeSinks, err := p.buildStage(rt, store, i, st)
-		if err == nil {
-			p.mu.Lock()
-			p.runners[i] = r
-			p.mu.Unlock()
-			start := time.Now()
-			err = r.Run(ctx)
-			closeSinks()
-			if time.Since(start) > time.Minute {
-				attempt, backoff = 0, 100*time.Millisecond // it had recovered
-			}
-		}
-		var recErr *engine.RecordError
-		if err == nil || ctx.Err() != nil || errors.As(err, &recErr) || attempt >= p.opts.MaxRestarts {
-			return err
-		}
-		p.opts.Logger.Warn("stage failed; restarting from its last checkpoint", "pipeline", p.g.Name(), "stage", i, "attempt", attempt+1, "in", backoff, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 10*time.Second)
-	}
-}
-
 // buildStage makes the source, sinks and runner of a stage.
 func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st engine.Stage) (_ *connect.Runner, closeSinks func(), err error) {
 	var sinks []connect.Sink
@@ -426,7 +393,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	} else {
 		bind := p.sources[st.Source]
 		if bind == nil {
-			return nil, nil, fmt.Errorf("pipelines: no connector for the source %s", st.Source)
+			return nil, nil, permanentError{fmt.Errorf("pipelines: no connector for the source %s", st.Source)}
 		}
 		src, err = bind(rt, i)
 	}
@@ -469,7 +436,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	}
 	r, err := connect.NewRunner(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, permanentError{err} // the stage's wiring
 	}
 	return r, closeAll, nil
 }

@@ -3,8 +3,14 @@ package pipelines_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +19,7 @@ import (
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/pipelines"
 	filesink "github.com/runnel-io/runnel/sinks/file"
+	filesrc "github.com/runnel-io/runnel/sources/file"
 )
 
 // flaky fails every few commits, as a sink whose server goes away.
@@ -42,8 +49,9 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 
 	var commits, failed atomic.Int64
 	var calm atomic.Bool
-	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 20 * time.Millisecond, MaxRestarts: 1000,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 20 * time.Millisecond,
+		Restart: pipelines.RestartStrategy{Backoff: 10 * time.Millisecond},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil))})
 	in := pipelines.FromTopic(p, "clicks", engine.String(), engine.JSON[click]())
 	timed := engine.WithTime(in, func(r engine.Record[string, click]) (int64, error) { return r.Value.TS, nil })
 	byPage := engine.KeyBy(timed, func(r engine.Record[string, click]) string { return r.Value.Page }, engine.Name("by-page"))
@@ -67,4 +75,241 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 	}
 	t.Logf("%d commits, %d failed", commits.Load(), failed.Load())
 	checkCounts(t, dir, want)
+}
+
+// failFirst fails the first commits of a sink, counted over the sinks a
+// stage makes as it restarts: a database that is away, then back.
+type failFirst struct {
+	connect.Sink
+	left   *atomic.Int64 // failures to go; negative: for ever
+	failed *atomic.Int64
+}
+
+func (f failFirst) Commit(ctx context.Context, cp connect.Checkpoint) error {
+	if f.left.Load() != 0 {
+		f.left.Add(-1)
+		f.failed.Add(1)
+		return errFlaky
+	}
+	return f.Sink.Commit(ctx, cp)
+}
+
+// logRecorder keeps the records of a logger, and signals each on warned
+// when it is at WARN.
+type logRecorder struct {
+	mu     sync.Mutex
+	recs   []slog.Record
+	warned chan struct{}
+}
+
+func newLogRecorder() *logRecorder { return &logRecorder{warned: make(chan struct{}, 1000)} }
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l } // the runner's attrs are not needed
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.recs = append(l.recs, r.Clone())
+	l.mu.Unlock()
+	if r.Level == slog.LevelWarn {
+		select {
+		case l.warned <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// restarts returns the attributes of the records that announce a
+// restart, in order.
+func (l *logRecorder) restarts() []map[string]slog.Value {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]slog.Value
+	for _, r := range l.recs {
+		if r.Level != slog.LevelWarn || !strings.Contains(r.Message, "restarting") {
+			continue
+		}
+		m := map[string]slog.Value{}
+		r.Attrs(func(a slog.Attr) bool { m[a.Key] = a.Value; return true })
+		out = append(out, m)
+	}
+	return out
+}
+
+// failingPipeline is a pipeline p copying the lines of a file to a file
+// output whose commits fail as left says.
+func failingPipeline(t *testing.T, restart pipelines.RestartStrategy, left int64, log *logRecorder) (p *pipelines.Pipeline, out string, failed *atomic.Int64) {
+	t.Helper()
+	dir := t.TempDir()
+	var lines strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&lines, "line-%03d\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(dir, "out")
+	failed = new(atomic.Int64)
+	var toGo atomic.Int64
+	toGo.Store(left)
+	p = pipelines.New("p", pipelines.Options{DataDir: filepath.Join(dir, "data"), Once: true, Restart: restart, Logger: slog.New(log)})
+	in := pipelines.FromFile(p, filesrc.Config{Paths: []string{filepath.Join(dir, "in.txt")}}, engine.String())
+	pipelines.ToSink(in, "failing-files", func() (connect.Sink, error) {
+		s, err := filesink.New(filesink.Config{Dir: out})
+		return failFirst{s, &toGo, failed}, err
+	}, engine.String(), engine.String())
+	return p, out, failed
+}
+
+// committedPartLines reads the lines of the committed part files of dir,
+// sorted.
+func committedPartLines(t *testing.T, dir string) []string {
+	t.Helper()
+	parts, err := filesink.ReadCommitted(dir, "part")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, files := range parts {
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, strings.Fields(string(b))...)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Issue 12: a stage that fails more than five times in a row (a database
+// away for a while) keeps restarting by default, and carries on, exactly
+// once, when the database is back. Each restart is logged at WARN with
+// its attempt number, delay and cause; the attempt number grows, as no
+// run in between committed anything.
+func TestIssue12StageRestartsForEverByDefault(t *testing.T) {
+	t.Parallel()
+	log := newLogRecorder()
+	const failures = 8
+	// Only the backoff is set, to keep the test short.
+	p, out, failed := failingPipeline(t, pipelines.RestartStrategy{Backoff: time.Millisecond}, failures, log)
+	if err := p.Run(t.Context()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if failed.Load() != failures {
+		t.Errorf("%d commits failed, want %d", failed.Load(), failures)
+	}
+	got := committedPartLines(t, out)
+	if len(got) != 100 || got[0] != "line-000" || got[99] != "line-099" {
+		t.Errorf("%d lines committed (%v...), want line-000 to line-099 once each", len(got), got[:min(3, len(got))])
+	}
+	rs := log.restarts()
+	if len(rs) != failures {
+		t.Fatalf("%d restarts logged, want %d", len(rs), failures)
+	}
+	for i, r := range rs {
+		if r["pipeline"].String() != "p" || r["stage"].Int64() != 0 || r["attempt"].Int64() != int64(i+1) {
+			t.Errorf("restart %d logged with pipeline %v, stage %v, attempt %v", i+1, r["pipeline"], r["stage"], r["attempt"])
+		}
+		if _, ok := r["max_attempts"]; ok {
+			t.Errorf("restart %d logged with max_attempts %v; there is no limit", i+1, r["max_attempts"])
+		}
+		if r["in"].Kind() != slog.KindDuration || !strings.Contains(r["err"].String(), errFlaky.Error()) {
+			t.Errorf("restart %d logged with delay %v, cause %v", i+1, r["in"], r["err"])
+		}
+	}
+}
+
+// A bounded max_attempts ends a stage that keeps failing, with an error
+// saying so and wrapping the last cause; restarts may be turned off.
+func TestRestartsExhausted(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		max      int
+		restarts int
+		want     string
+	}{
+		{"max_attempts 3", 3, 3, "pipelines: stage 0 of pipeline p failed 4 times in a row (restarted 3 times, the most max_attempts allows); last error: "},
+		{"never restart", -1, 0, "pipelines: stage 0 of pipeline p failed, and restarts are off: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			log := newLogRecorder()
+			p, _, failed := failingPipeline(t, pipelines.RestartStrategy{MaxAttempts: tc.max, Backoff: time.Millisecond}, -1, log)
+			err := p.Run(t.Context())
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !errors.Is(err, errFlaky) {
+				t.Fatalf("Run = %v, want %q...%v", err, tc.want, errFlaky)
+			}
+			if failed.Load() != int64(tc.restarts+1) {
+				t.Errorf("%d commits failed, want %d", failed.Load(), tc.restarts+1)
+			}
+			rs := log.restarts()
+			if len(rs) != tc.restarts {
+				t.Fatalf("%d restarts logged, want %d", len(rs), tc.restarts)
+			}
+			for i, r := range rs {
+				if r["attempt"].Int64() != int64(i+1) || r["max_attempts"].Int64() != int64(tc.max) {
+					t.Errorf("restart %d logged as attempt %v of %v", i+1, r["attempt"], r["max_attempts"])
+				}
+			}
+		})
+	}
+}
+
+// A stop during a backoff returns at once, with nil.
+func TestStopDuringRestartBackoff(t *testing.T) {
+	t.Parallel()
+	log := newLogRecorder()
+	p, _, _ := failingPipeline(t, pipelines.RestartStrategy{Backoff: time.Hour}, -1, log)
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(ctx) }()
+	for len(log.restarts()) == 0 {
+		select {
+		case <-log.warned:
+		case err := <-errc:
+			t.Fatalf("Run returned %v before its first restart", err)
+		}
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Run = %v, want nil after a stop", err)
+		}
+	case <-time.After(10 * time.Second): // a failure, not a wait: the backoff is an hour
+		t.Fatal("Run did not return after a stop during a backoff")
+	}
+}
+
+// A record that fails under the Fail policy is not retried: it would
+// fail again, for ever now that restarts have no limit by default.
+func TestRecordErrorIsNotRetried(t *testing.T) {
+	t.Parallel()
+	log := newLogRecorder()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte("a\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := pipelines.New("p", pipelines.Options{DataDir: filepath.Join(dir, "data"), Once: true, Logger: slog.New(log)})
+	in := pipelines.FromFile(p, filesrc.Config{Paths: []string{filepath.Join(dir, "in.txt")}}, engine.String())
+	bad := errors.New("no b")
+	out := engine.Map(in, func(r engine.Record[string, string]) (string, error) {
+		if r.Value == "b" {
+			return "", bad
+		}
+		return r.Value, nil
+	})
+	pipelines.ToFile(out, filesink.Config{Dir: filepath.Join(dir, "out")}, engine.String(), engine.String())
+	err := p.Run(t.Context())
+	var recErr *engine.RecordError
+	if !errors.As(err, &recErr) || !errors.Is(err, bad) {
+		t.Fatalf("Run = %v, want a *engine.RecordError", err)
+	}
+	if rs := log.restarts(); len(rs) != 0 {
+		t.Fatalf("%d restarts logged, want none", len(rs))
+	}
 }
