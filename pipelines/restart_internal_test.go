@@ -175,3 +175,47 @@ func TestRestartStrategyValidate(t *testing.T) {
 		t.Errorf("Run of a pipeline with a negative backoff: %v", err)
 	}
 }
+
+// A file's restart is every pipeline's, and a pipeline's restart
+// overrides it field by field; max_attempts 0 turns restarts off, and
+// unlimited lifts the file's limit.
+func TestYAMLRestart(t *testing.T) {
+	t.Parallel()
+	doc := `
+restart: {max_attempts: 5, backoff: 2s}
+inputs:
+  views: {datagen: {preset: pageviews, count: 10}}
+outputs:
+  a: {topic: {topic: a}}
+  b: {topic: {topic: b}}
+  c: {topic: {topic: c}}
+  d: {topic: {topic: d}}
+pipelines:
+  files: {from: views, steps: [{to: a}]}
+  unlimited: {from: views, steps: [{to: b}], restart: {max_attempts: unlimited, max_backoff: 5m}}
+  never: {from: views, steps: [{to: c}], restart: {max_attempts: 0}}
+  own: {from: views, steps: [{to: d}], restart: {backoff: 10s, reset_after: 30m}}
+`
+	f, err := Parse("p.yaml", []byte(doc), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]RestartStrategy{
+		"files":     {MaxAttempts: 5, Backoff: 2 * time.Second},
+		"unlimited": {Backoff: 2 * time.Second, MaxBackoff: 5 * time.Minute},
+		"never":     {MaxAttempts: -1, Backoff: 2 * time.Second},
+		"own":       {MaxAttempts: 5, Backoff: 10 * time.Second, ResetAfter: 30 * time.Minute},
+	}
+	for _, p := range f.Pipelines {
+		if got := p.opts.Restart; got != want[p.g.Name()] {
+			t.Errorf("pipeline %s: restart %+v, want %+v", p.g.Name(), got, want[p.g.Name()])
+		}
+	}
+	f, err = Parse("p.yaml", []byte("inputs: {v: {datagen: {preset: pageviews}}}\noutputs: {a: {topic: {topic: a}}}\npipelines: {p: {from: v, steps: [{to: a}]}}\n"), LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Pipelines[0].opts.Restart; got != (RestartStrategy{}) {
+		t.Errorf("without restart: %+v, want the defaults", got)
+	}
+}

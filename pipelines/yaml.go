@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,6 +117,7 @@ var fileSpec = spec.Field{Kind: spec.Object, Fields: []spec.Field{
 	{Name: "checkpoint_interval", Kind: spec.Duration},
 	{Name: "session_timeout", Kind: spec.Duration},
 	{Name: "instance_id", Kind: spec.String},
+	restartSpec,
 	{Name: "inputs", Kind: spec.Map, Elem: &spec.Field{Kind: spec.Any}},
 	{Name: "outputs", Kind: spec.Map, Elem: &spec.Field{Kind: spec.Any}},
 	{Name: "pipelines", Kind: spec.Map, Required: true, Elem: &spec.Field{Kind: spec.Object, Fields: []spec.Field{
@@ -123,8 +126,89 @@ var fileSpec = spec.Field{Kind: spec.Object, Fields: []spec.Field{
 		{Name: "steps", Kind: spec.List, Required: true, Elem: &spec.Field{Kind: spec.Any}},
 		{Name: "on_error", Kind: spec.String, Enum: []string{"fail", "skip", "dead_letter"}},
 		{Name: "dead_letter", Kind: spec.String},
+		restartSpec,
 	}}},
 }}
+
+// restartSpec is the spec of restart, at the top level of a file and in
+// a pipeline (RestartStrategy).
+var restartSpec = spec.Field{Name: "restart", Kind: spec.Object, Fields: []spec.Field{
+	{Name: "max_attempts", Kind: spec.Int, Enum: []string{"unlimited"}, Check: func(n *yaml.Node) error {
+		if v, err := strconv.ParseInt(n.Value, 0, 64); err == nil && v < 0 {
+			return fmt.Errorf("expected 0 (never restart) or more, or \"unlimited\", got %d", v)
+		}
+		return nil
+	}},
+	{Name: "backoff", Kind: spec.Duration, Check: positiveDuration},
+	{Name: "max_backoff", Kind: spec.Duration, Check: positiveDuration},
+	{Name: "reset_after", Kind: spec.Duration, Check: positiveDuration},
+}}
+
+// positiveDuration checks that a duration is more than 0.
+func positiveDuration(n *yaml.Node) error {
+	if d, err := time.ParseDuration(n.Value); err == nil && d <= 0 {
+		return fmt.Errorf("expected a positive duration, got %q", n.Value)
+	}
+	return nil
+}
+
+// restartDecl is a restart strategy of the file, with the nodes of its
+// backoff and max_backoff (nil: not set), for messages.
+type restartDecl struct {
+	s                     RestartStrategy
+	backoffN, maxBackoffN *yaml.Node
+}
+
+// restart reads the restart mapping n (nil: none) over base: the fields n
+// sets override base's. It reports a max_backoff less than the backoff,
+// at the one of the two that n sets (max_backoff when n sets both);
+// other problems are the spec's.
+func (l *loader) restart(n *yaml.Node, base restartDecl, path string) restartDecl {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return base
+	}
+	out := base
+	dur := func(name string) (time.Duration, *yaml.Node) {
+		v := field(n, name)
+		if v == nil || v.Kind != yaml.ScalarNode {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(v.Value)
+		if err != nil || d <= 0 {
+			return 0, nil // reported by the spec
+		}
+		return d, v
+	}
+	if v := field(n, "max_attempts"); v != nil && v.Kind == yaml.ScalarNode {
+		if v.Value == "unlimited" {
+			out.s.MaxAttempts = 0
+		} else if m, err := strconv.ParseInt(v.Value, 0, 64); err == nil && m >= 0 {
+			out.s.MaxAttempts = int(min(m, math.MaxInt32))
+			if m == 0 {
+				out.s.MaxAttempts = -1
+			}
+		}
+	}
+	if d, v := dur("backoff"); v != nil {
+		out.s.Backoff, out.backoffN = d, v
+	}
+	if d, v := dur("max_backoff"); v != nil {
+		out.s.MaxBackoff, out.maxBackoffN = d, v
+	}
+	if d, v := dur("reset_after"); v != nil {
+		out.s.ResetAfter = d
+	}
+	if out.backoffN == nil || out.maxBackoffN == nil || out.s.MaxBackoff >= out.s.Backoff {
+		return out
+	}
+	switch {
+	case out.maxBackoffN != base.maxBackoffN:
+		l.add(out.maxBackoffN, "%s.max_backoff: %s is less than the backoff (%s, line %d)", path, out.maxBackoffN.Value, out.backoffN.Value, out.backoffN.Line)
+	case out.backoffN != base.backoffN:
+		l.add(out.backoffN, "%s.backoff: %s is more than the max_backoff (%s, line %d)", path, out.backoffN.Value, out.maxBackoffN.Value, out.maxBackoffN.Line)
+	}
+	return out
+}
 
 // inputDecl is an input of the file.
 type inputDecl struct {
@@ -225,6 +309,7 @@ func (l *loader) load(doc *yaml.Node) *File {
 	if n := field(root, "instance_id"); n != nil {
 		opts.InstanceID = n.Value
 	}
+	restart := l.restart(field(root, "restart"), restartDecl{}, "restart")
 	if n := field(root, "inputs"); n != nil && n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			l.declared["input "+n.Content[i].Value] = true
@@ -256,7 +341,9 @@ func (l *loader) load(doc *yaml.Node) *File {
 			continue // reported by the spec
 		}
 		c := &compiler{l: l, name: k.Value, node: v, keyN: k}
-		p := c.compile(opts)
+		po := opts
+		po.Restart = l.restart(field(v, "restart"), restart, "pipelines."+k.Value+".restart").s
+		p := c.compile(po)
 		if p == nil {
 			continue
 		}
