@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/connect/kafkastate"
 	"github.com/runnel-io/runnel/engine"
 )
@@ -38,9 +39,11 @@ const restartJitter = 0.1
 // or it ran ResetAfter without failing (a stage with nothing to commit,
 // an idle input, that kept working).
 //
-// A record that fails under the Fail error policy (an *engine.RecordError)
-// is never retried: it would fail again. Nor is a stage whose wiring is
-// wrong (no connector for one of its inputs or outputs).
+// A record that fails under the Fail error policy is never retried: it
+// would fail again. That is an *engine.RecordError (an operator or an
+// expression failed on it) or a *connect.RejectedError (a sink refused
+// it: a value its column cannot hold, a constraint). Nor is a stage whose
+// wiring is wrong (no connector for one of its inputs or outputs).
 //
 // The zero value is the default: restart for ever, waiting 1s, 2s, 4s...
 // up to a minute.
@@ -170,8 +173,9 @@ func (p *Pipeline) runStage(ctx context.Context, rt *runtime, store *kafkastate.
 			healthy = rs.s.healthy(r.Stats().Checkpoints, time.Since(start))
 		}
 		var recErr *engine.RecordError
+		var rejErr *connect.RejectedError
 		var perm permanentError
-		if err == nil || ctx.Err() != nil || errors.As(err, &recErr) {
+		if err == nil || ctx.Err() != nil || errors.As(err, &recErr) || errors.As(err, &rejErr) {
 			return err
 		}
 		if errors.As(err, &perm) {

@@ -313,3 +313,50 @@ func TestRecordErrorIsNotRetried(t *testing.T) {
 		t.Fatalf("%d restarts logged, want none", len(rs))
 	}
 }
+
+// refuseB is a sink that refuses the records whose value is "b", as a
+// database refuses a row that breaks a constraint.
+type refuseB struct{ connect.Sink }
+
+func (r refuseB) Write(ctx context.Context, task connect.TaskID, recs []*connect.Record) error {
+	var rej connect.RejectedError
+	var took []*connect.Record
+	for _, rec := range recs {
+		if string(rec.Value) == "b" {
+			rej.Rejected = append(rej.Rejected, connect.Rejection{Task: task, Record: rec, Reason: errors.New("constraint b")})
+		} else {
+			took = append(took, rec)
+		}
+	}
+	if err := r.Sink.Write(ctx, task, took); err != nil {
+		return err
+	}
+	if len(rej.Rejected) > 0 {
+		return &rej
+	}
+	return nil
+}
+
+// Nor is a record a sink refuses under the Fail policy.
+func TestRejectedRecordIsNotRetried(t *testing.T) {
+	t.Parallel()
+	log := newLogRecorder()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.txt"), []byte("a\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := pipelines.New("p", pipelines.Options{DataDir: filepath.Join(dir, "data"), Once: true, Logger: slog.New(log)})
+	in := pipelines.FromFile(p, filesrc.Config{Paths: []string{filepath.Join(dir, "in.txt")}}, engine.String())
+	pipelines.ToSink(in, "refusing-files", func() (connect.Sink, error) {
+		s, err := filesink.New(filesink.Config{Dir: filepath.Join(dir, "out")})
+		return refuseB{s}, err
+	}, engine.String(), engine.String())
+	err := p.Run(t.Context())
+	var rej *connect.RejectedError
+	if !errors.As(err, &rej) {
+		t.Fatalf("Run = %v, want a *connect.RejectedError", err)
+	}
+	if rs := log.restarts(); len(rs) != 0 {
+		t.Fatalf("%d restarts logged, want none", len(rs))
+	}
+}
