@@ -24,7 +24,9 @@
 // the positions; state is restored as of the positions the output
 // committed (see package connect). Run returns nil once ctx ends, after
 // committing; a stage that fails for a reason that may pass (a broker or
-// sink error) restarts from its last checkpoint.
+// sink error) restarts from its last checkpoint, as Options.Restart says
+// (by default for ever, waiting 1s doubling up to a minute; see
+// RestartStrategy).
 //
 // LoadFile reads a YAML pipeline file (docs/pipelines-yaml.md in the
 // repository): it checks it against the specs of its fields, connectors

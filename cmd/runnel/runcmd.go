@@ -60,6 +60,11 @@ IN counts the records a pipeline read, OUT those its last stage wrote (a
 key_by starts a stage that reads what the stage before it wrote).
 A summary follows at the end.
 
+A stage that fails (a database or broker away) restarts from its last
+checkpoint as the file's restart settings say: by default for ever,
+waiting 1s doubling up to 1m; each restart is logged at WARN with its
+attempt number, wait and cause.
+
 The pipelines' logs go to stderr as text (log/slog), at --log-level and
 above.`,
 		Example: "  runnel run pipeline.yaml\n" +
