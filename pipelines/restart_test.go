@@ -22,7 +22,9 @@ import (
 	filesrc "github.com/runnel-io/runnel/sources/file"
 )
 
-// flaky fails every few commits, as a sink whose server goes away.
+// flaky fails every few commits, the first one included (else a fast
+// run may commit everything at once and never fail), as a sink whose
+// server goes away.
 type flaky struct {
 	connect.Sink
 	commits, failed *atomic.Int64
@@ -33,7 +35,7 @@ type flaky struct {
 var errFlaky = errors.New("flaky: the server went away")
 
 func (f flaky) Commit(ctx context.Context, cp connect.Checkpoint) error {
-	if f.commits.Add(1)%f.every == 0 && !f.calm.Load() {
+	if f.commits.Add(1)%f.every == 1 && !f.calm.Load() {
 		f.failed.Add(1)
 		return errFlaky
 	}
