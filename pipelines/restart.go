@@ -186,8 +186,12 @@ func (p *Pipeline) runStage(ctx context.Context, rt *runtime, store *kafkastate.
 			if rs.s.MaxAttempts < 0 {
 				return fmt.Errorf("pipelines: stage %d of pipeline %s failed, and restarts are off: %w", i, p.g.Name(), err)
 			}
-			return fmt.Errorf("pipelines: stage %d of pipeline %s failed %d times in a row (restarted %d times, the most max_attempts allows); last error: %w",
-				i, p.g.Name(), attempt, rs.s.MaxAttempts, err)
+			restarted := fmt.Sprintf("%d times", rs.s.MaxAttempts)
+			if rs.s.MaxAttempts == 1 {
+				restarted = "once"
+			}
+			return fmt.Errorf("pipelines: stage %d of pipeline %s failed %d times in a row (restarted %s, the most max_attempts allows); last error: %w",
+				i, p.g.Name(), attempt, restarted, err)
 		}
 		args := []any{"pipeline", p.g.Name(), "stage", i, "attempt", attempt}
 		if rs.s.MaxAttempts > 0 {

@@ -235,6 +235,7 @@ func TestRestartsExhausted(t *testing.T) {
 		want     string
 	}{
 		{"max_attempts 3", 3, 3, "pipelines: stage 0 of pipeline p failed 4 times in a row (restarted 3 times, the most max_attempts allows); last error: "},
+		{"max_attempts 1", 1, 1, "pipelines: stage 0 of pipeline p failed 2 times in a row (restarted once, the most max_attempts allows); last error: "},
 		{"never restart", -1, 0, "pipelines: stage 0 of pipeline p failed, and restarts are off: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
