@@ -76,7 +76,7 @@ func (l *Log) Compact() (CompactStats, error) {
 		}
 	}
 
-	horizon := opts.Now().UnixMilli() - opts.DeleteRetentionMs.Milliseconds()
+	horizon := l.now().UnixMilli() - opts.DeleteRetentionMs.Milliseconds()
 	for _, s := range segs {
 		if l.isSyncing(s) {
 			st.BytesAfter += s.size

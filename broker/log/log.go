@@ -23,7 +23,10 @@ import (
 // taking mu.
 type Log struct {
 	dir  string
-	opts Options
+	opts Options // REQUIRES: mu (SetOptions replaces it)
+	// now is the clock: Options.Now at Open. SetOptions keeps it, so
+	// that it can be read without mu.
+	now func() time.Time
 
 	// maint serializes retention, compaction and DeleteRecords: the
 	// operations that remove or replace whole segments.
@@ -114,7 +117,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &Log{dir: dir, opts: o}
+	l := &Log{dir: dir, opts: o, now: o.Now}
 	l.smu.cond = sync.NewCond(&l.smu.Mutex)
 	l.smu.syncing = map[*segment]int{}
 	if err := l.recover(); err != nil {
@@ -131,12 +134,13 @@ func (l *Log) Dir() string { return l.dir }
 func (l *Log) Recovery() RecoveryReport { return l.recovery }
 
 // SetOptions replaces the options (after a topic config change). Fields
-// that cannot be changed on an open log (none today) are ignored.
+// that cannot be changed on an open log are ignored: the clock (Now).
 func (l *Log) SetOptions(opts Options) error {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	opts.Now = l.now
 	l.mu.Lock()
 	l.opts = opts
 	l.mu.Unlock()
@@ -201,14 +205,14 @@ func (l *Log) append(data []byte, coordinator bool) (AppendResult, error) {
 			err = fmt.Errorf("%w: batch %d of %d is a retry", ErrOutOfOrderSequence, i, len(headers))
 		}
 		if err != nil || dup != nil {
-			start := l.mu.logStart
+			start, durable := l.mu.logStart, l.opts.Durable()
 			l.mu.Unlock()
 			if err != nil {
 				return AppendResult{}, err
 			}
 			// A retry: answer once what it duplicates is as durable as a
 			// fresh append would be.
-			if l.opts.Durable() {
+			if durable {
 				if err := l.waitDurable(dup.lastOffset + 1); err != nil {
 					return AppendResult{}, err
 				}
@@ -233,7 +237,7 @@ func (l *Log) append(data []byte, coordinator bool) (AppendResult, error) {
 // Errors: ErrInvalidProducerEpoch for an epoch older than the producer's,
 // ErrFailed, ErrClosed.
 func (l *Log) AppendControl(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (AppendResult, error) {
-	data, err := controlBatch(pid, epoch, commit, coordinatorEpoch, l.opts.Now().UnixMilli())
+	data, err := controlBatch(pid, epoch, commit, coordinatorEpoch, l.now().UnixMilli())
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -261,7 +265,7 @@ func (l *Log) AppendControl(pid int64, epoch int16, commit bool, coordinatorEpoc
 // them to the active segment, rolling it first when due. It returns with
 // l.mu still held. REQUIRES: l.mu held for writing.
 func (l *Log) appendLocked(data []byte, headers []batch.Header) (AppendResult, error) {
-	now := l.opts.Now()
+	now := l.now()
 	active := l.active()
 	end := l.mu.leo
 	for i := range headers {
@@ -447,7 +451,7 @@ func (l *Log) roll() error {
 	if err != nil {
 		return fmt.Errorf("broker/log: roll to offset %d: %w", l.mu.leo, err)
 	}
-	s.created = l.opts.Now()
+	s.created = l.now()
 	l.mu.segments = append(l.mu.segments, s)
 	l.stats.rolls.Add(1)
 	return l.checkpointLocked(false)
@@ -682,7 +686,7 @@ func (l *Log) Flush() error {
 func (l *Log) Tick() error {
 	l.mu.RLock()
 	durable, last := l.durableState()
-	due := l.opts.FlushMs > 0 && l.mu.leo > durable && l.opts.Now().Sub(last) >= l.opts.FlushMs
+	due := l.opts.FlushMs > 0 && l.mu.leo > durable && l.now().Sub(last) >= l.opts.FlushMs
 	l.mu.RUnlock()
 	if due {
 		return l.Flush()

@@ -205,7 +205,7 @@ func (l *Log) recover() error {
 		segs = append(segs, s)
 	}
 	active := segs[len(segs)-1]
-	active.created = l.opts.Now()
+	active.created = l.now()
 	if active.size > 0 && active.firstTS < 0 {
 		var buf [batch.HeaderSize]byte
 		if h, err := active.readHeader(0, buf[:]); err == nil {
@@ -219,7 +219,7 @@ func (l *Log) recover() error {
 		l.mu.logStart = min(ckpt.logStart, l.mu.leo)
 	}
 	l.smu.durable = l.mu.leo
-	l.smu.lastFlush = l.opts.Now()
+	l.smu.lastFlush = l.now()
 	removeSnapshotsAfter(l.dir, l.mu.leo)
 	// A crash from now on validates the active segment again, from the
 	// snapshot at its base: make sure there is one.

@@ -22,7 +22,7 @@ func (l *Log) EnforceRetention() (int, error) {
 		l.mu.Unlock()
 		return 0, ErrClosed
 	}
-	now := l.opts.Now().UnixMilli()
+	now := l.now().UnixMilli()
 	expired := func(s *segment) bool {
 		return l.opts.Delete && l.opts.RetentionMs >= 0 && s.maxTS < now-l.opts.RetentionMs.Milliseconds()
 	}

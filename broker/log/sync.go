@@ -77,7 +77,7 @@ func (l *Log) waitDurable(end int64) error {
 			l.smu.err = err
 		} else if leo > l.smu.durable {
 			l.smu.durable = leo
-			l.smu.lastFlush = l.opts.Now()
+			l.smu.lastFlush = l.now()
 			l.notifyLocked()
 		}
 		l.smu.cond.Broadcast()
@@ -101,7 +101,7 @@ func (l *Log) markDurable(end int64) {
 	l.smu.Lock()
 	if end > l.smu.durable {
 		l.smu.durable = end
-		l.smu.lastFlush = l.opts.Now()
+		l.smu.lastFlush = l.now()
 		l.notifyLocked()
 	}
 	l.smu.cond.Broadcast()
