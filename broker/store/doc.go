@@ -99,9 +99,11 @@
 // # Maintenance
 //
 // A janitor goroutine, owned by the Store and stopped and waited for by
-// Close, calls RunMaintenance every Options.BackgroundInterval: for each
-// partition, Tick (flush.ms), EnforceRetention and Compact. Errors are
-// logged, never fatal. Tests set BackgroundInterval to 0 and call
+// Close, runs the maintenance every Options.BackgroundInterval: for each
+// partition, Tick (flush.ms) and Compact, and every
+// Options.RetentionCheckInterval (5 minutes by default, as Kafka's
+// log.retention.check.interval.ms) EnforceRetention. Errors are logged,
+// never fatal. Tests set BackgroundInterval to 0 and call
 // RunMaintenance themselves with an injected clock (Options.Now).
 //
 // # Usage

@@ -26,6 +26,11 @@ type MaintenanceStats struct {
 // log.Log.EnforceRetention and Compact). Errors: ErrClosed, and the
 // failures above.
 func (s *Store) RunMaintenance() (MaintenanceStats, error) {
+	return s.maintain(true)
+}
+
+// maintain is RunMaintenance, with retention only when retention says so.
+func (s *Store) maintain(retention bool) (MaintenanceStats, error) {
 	began := time.Now()
 	var st MaintenanceStats
 	s.mu.RLock()
@@ -58,16 +63,18 @@ func (s *Store) RunMaintenance() (MaintenanceStats, error) {
 			if err := l.Tick(); err != nil {
 				fail(t, p, "flush", err)
 			}
-			n, err := l.EnforceRetention()
-			if err != nil {
-				fail(t, p, "retention", err)
+			if retention {
+				n, err := l.EnforceRetention()
+				if err != nil {
+					fail(t, p, "retention", err)
+				}
+				if n > 0 {
+					start, _, _ := l.Offsets()
+					s.opts.Logger.Info("retention deleted segments", "topic", t.name, "partition", p,
+						"segments", n, "log_start_offset", start)
+				}
+				st.SegmentsDeleted += n
 			}
-			if n > 0 {
-				start, _, _ := l.Offsets()
-				s.opts.Logger.Info("retention deleted segments", "topic", t.name, "partition", p,
-					"segments", n, "log_start_offset", start)
-			}
-			st.SegmentsDeleted += n
 			cs, err := l.Compact()
 			if err != nil {
 				fail(t, p, "compaction", err)
@@ -88,18 +95,30 @@ func (s *Store) RunMaintenance() (MaintenanceStats, error) {
 	return st, errors.Join(errs...)
 }
 
-// janitor runs RunMaintenance every BackgroundInterval until Close. It
-// logs (RunMaintenance does) and never stops on an error.
+// janitor runs the maintenance every BackgroundInterval until Close,
+// with retention every RetentionCheckInterval. It logs (maintain does)
+// and never stops on an error.
 func (s *Store) janitor() {
 	defer s.bg.Done()
 	t := time.NewTicker(s.opts.BackgroundInterval)
 	defer t.Stop()
+	lastRetention := time.Now()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
-			s.RunMaintenance()
+		case now := <-t.C:
+			retention := now.Sub(lastRetention) >= s.opts.RetentionCheckInterval
+			if retention {
+				lastRetention = now
+			}
+			s.maintain(retention)
+			if testHookJanitor != nil {
+				testHookJanitor(s, retention)
+			}
 		}
 	}
 }
+
+// testHookJanitor, when set by a test, is called after each janitor pass.
+var testHookJanitor func(s *Store, retention bool)

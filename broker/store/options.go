@@ -33,6 +33,14 @@ type Options struct {
 	// resolution of flush.ms. DefaultOptions sets DefaultBackgroundInterval;
 	// 0 starts no goroutine, and the owner (a test) calls RunMaintenance.
 	BackgroundInterval time.Duration
+	// RetentionCheckInterval (log.retention.check.interval.ms) is how
+	// often the janitor applies retention.ms and retention.bytes, the
+	// first time one interval after Open: at most as often as
+	// BackgroundInterval (which also runs flush.ms and compaction).
+	// DefaultOptions sets DefaultRetentionCheckInterval, Kafka's 5
+	// minutes; 0 applies retention at every janitor pass. RunMaintenance,
+	// called by the owner, always applies it.
+	RetentionCheckInterval time.Duration
 	// Logger receives what the store and its logs report (recovery,
 	// retention, background errors). Default: discard.
 	Logger *slog.Logger
@@ -43,6 +51,10 @@ type Options struct {
 const (
 	// DefaultBackgroundInterval is the janitor period of DefaultOptions.
 	DefaultBackgroundInterval = 5 * time.Second
+	// DefaultRetentionCheckInterval is how often the janitor of
+	// DefaultOptions applies retention: Kafka's default
+	// log.retention.check.interval.ms.
+	DefaultRetentionCheckInterval = 5 * time.Minute
 	// MaxPartitions bounds the partitions of one topic. Each open
 	// partition holds at least three file descriptors.
 	MaxPartitions = 10000
@@ -53,9 +65,11 @@ const (
 
 // DefaultOptions returns the options Open uses for a nil *Options:
 // auto-creation on, one partition per auto-created topic, the janitor every
-// DefaultBackgroundInterval, no logging, the wall clock.
+// DefaultBackgroundInterval applying retention every
+// DefaultRetentionCheckInterval, no logging, the wall clock.
 func DefaultOptions() *Options {
-	return &Options{AutoCreateTopics: true, BackgroundInterval: DefaultBackgroundInterval}
+	return &Options{AutoCreateTopics: true, BackgroundInterval: DefaultBackgroundInterval,
+		RetentionCheckInterval: DefaultRetentionCheckInterval}
 }
 
 // resolved is Options after validation: the defaults split into the
@@ -97,6 +111,9 @@ func resolve(opts *Options) (resolved, error) {
 	}
 	if r.BackgroundInterval < 0 {
 		problems = append(problems, fmt.Sprintf("BackgroundInterval = %v: must not be negative", r.BackgroundInterval))
+	}
+	if r.RetentionCheckInterval < 0 {
+		problems = append(problems, fmt.Sprintf("RetentionCheckInterval = %v: must not be negative", r.RetentionCheckInterval))
 	}
 	if r.NodeID < 0 {
 		problems = append(problems, fmt.Sprintf("NodeID = %d: must not be negative", r.NodeID))

@@ -454,7 +454,7 @@ func TestJanitorRunsInBackground(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
 	o := testOptions(clk)
-	o.BackgroundInterval = 5 * time.Millisecond
+	o.BackgroundInterval, o.RetentionCheckInterval = 5*time.Millisecond, 0
 	s := mustOpen(t, t.TempDir(), o)
 	mustCreate(t, s, "t", 1, map[string]string{"retention.ms": "1000", "segment.bytes": "100"})
 	l := mustPartition(t, s, "t", 0)
@@ -474,6 +474,65 @@ func TestJanitorRunsInBackground(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	noErr(t, s.Close())
+}
+
+// The janitor applies retention every RetentionCheckInterval (Kafka's
+// log.retention.check.interval.ms, 5 minutes by default), not at each of
+// its passes: data past retention.ms stays until the check is due.
+// Retention every 5 s deleted generated data before pipelines read it.
+func TestJanitorRetentionCheckInterval(t *testing.T) {
+	// Not parallel: the hook is the package's.
+	passes := make(chan bool, 100)
+	var watched *Store
+	var mu sync.Mutex
+	testHookJanitor = func(s *Store, retention bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if s == watched {
+			select {
+			case passes <- retention:
+			default:
+			}
+		}
+	}
+	t.Cleanup(func() { testHookJanitor = nil })
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+	}{{"due in an hour", time.Hour}, {"due at every pass", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			clk := newClock()
+			o := testOptions(clk)
+			s := mustOpen(t, t.TempDir(), o)
+			mustCreate(t, s, "t", 1, map[string]string{"retention.ms": "1000", "segment.bytes": "100"})
+			l := mustPartition(t, s, "t", 0)
+			for i := range 3 {
+				appendBatch(t, l, kv(t, clk.Now().UnixMilli(), fmt.Sprint("k", i), "v"))
+			}
+			clk.Advance(time.Minute)
+			appendBatch(t, l, kv(t, clk.Now().UnixMilli(), "k", "v"))
+			noErr(t, s.Close())
+
+			// Reopened with the janitor running every millisecond.
+			o.BackgroundInterval, o.RetentionCheckInterval = time.Millisecond, c.interval
+			mu.Lock()
+			s = mustOpen(t, s.dir, o)
+			watched = s
+			mu.Unlock()
+			defer s.Close()
+			l = mustPartition(t, s, "t", 0)
+			for range 10 {
+				retention := <-passes
+				start, _, _ := l.Offsets()
+				switch {
+				case c.interval > 0 && (retention || start != 0):
+					t.Fatalf("retention ran (%v) before it was due: log start %d", retention, start)
+				case c.interval == 0 && start != 3:
+					t.Fatalf("a pass with retention due left the log start at %d, want 3", start)
+				}
+			}
+		})
+	}
 }
 
 func TestCloseIsIdempotent(t *testing.T) {
