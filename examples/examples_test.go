@@ -66,7 +66,7 @@ func TestQuickstart(t *testing.T) {
 	// The late views are generated views, each at most once, and only of
 	// those 2 minutes behind their place in the feed: the ones up to 20 s
 	// out of order are within the 30 s delay, so never late.
-	start, err := time.Parse(time.RFC3339, datagen.DefaultStart)
+	start, err := time.Parse(time.RFC3339, datagenStart(t, datagen.PresetPageviews))
 	requireNoError(t, err)
 	behind := func(i int) bool {
 		base := start.UnixMilli() + int64(i)*datagen.DefaultInterval.Milliseconds()
@@ -515,13 +515,42 @@ func (fromStart) Assigned(context.Context, []connect.TaskID) (map[connect.TaskID
 func (fromStart) Revoked(context.Context, []connect.TaskID) {}
 func (fromStart) Lost(context.Context, []connect.TaskID)    {}
 
+// datagenStart returns the start of the records that the example run in
+// the test's directory generated of preset: the time of its first run,
+// which the datagen input's offsets file keeps (data/*/offsets).
+func datagenStart(t *testing.T, preset string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("data", "*", "offsets", "*.json"))
+	requireNoError(t, err)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		requireNoError(t, err)
+		var o struct{ Preset, Stream string }
+		requireNoError(t, json.Unmarshal(b, &o))
+		if o.Preset != preset {
+			continue
+		}
+		start, ok := datagen.StartOf(preset, engine.Input{Stream: o.Stream})
+		if !ok || start == datagen.LegacyStart {
+			t.Fatalf("%s: the stream %q does not carry the start of a first run", f, o.Stream)
+		}
+		// Generated now, not weeks ago: retention keeps the records.
+		if at, _ := time.Parse(time.RFC3339, start); time.Since(at) > time.Hour {
+			t.Fatalf("%s: the records start at %s", f, start)
+		}
+		return start
+	}
+	t.Fatalf("no offsets file of a %s datagen input in %v", preset, files)
+	return ""
+}
+
 // generate returns the first n records of a datagen preset, as the
 // examples' datagen inputs generate them (their config differs only in
-// Count).
+// Count, and in the start their first run picked: datagenStart).
 func generate(t *testing.T, preset string, n int64) []*connect.Record {
 	t.Helper()
 	ctx := context.Background()
-	src, err := datagen.New(datagen.Config{Preset: preset, Count: n})
+	src, err := datagen.New(datagen.Config{Preset: preset, Count: n, Start: datagenStart(t, preset)})
 	requireNoError(t, err)
 	defer src.Close(ctx)
 	requireNoError(t, src.Open(ctx, fromStart{}))

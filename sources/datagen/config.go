@@ -35,11 +35,15 @@ func Presets() []string { return []string{PresetPageviews, PresetOrders, PresetC
 // Defaults of Config.
 const (
 	DefaultSeed     = 1
-	DefaultStart    = "2026-11-21T09:00:00Z"
 	DefaultInterval = 100 * time.Millisecond
 	DefaultKeys     = 200
 	DefaultMaxBatch = 500
 )
+
+// LegacyStart is the event time of record 0 of a position stored without
+// a start (by runnel before the start defaulted to the first run's time):
+// such a position goes on with the records it was generated with.
+const LegacyStart = "2026-11-21T09:00:00Z"
 
 // MaxKeys is the largest Config.Keys. The clicks preset keeps a frame of
 // sessions in memory, about 60 bytes per key.
@@ -62,8 +66,11 @@ type Config struct {
 	// Seed selects the data: two sources with the same Seed, Preset,
 	// Start, Interval and Keys generate the same records. Default (0) 1.
 	Seed int64 `yaml:"seed"`
-	// Start is the event time of record 0, in RFC 3339. Default
-	// DefaultStart.
+	// Start is the event time of record 0, in RFC 3339. Default: the time
+	// of the first run, to the second, which the positions keep (the
+	// input's name carries it, see Input): the records are recent, so a
+	// topic's retention.ms does not delete them as old, and a resumed
+	// source goes on with the same times.
 	Start string `yaml:"start"`
 	// Interval is the event time between consecutive records of the
 	// pageviews and orders presets (clicks times come from the sessions
@@ -84,9 +91,6 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Seed == 0 {
 		c.Seed = DefaultSeed
-	}
-	if c.Start == "" {
-		c.Start = DefaultStart
 	}
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
@@ -125,7 +129,7 @@ func (c *Config) Validate() error {
 	}
 	if c.Start != "" {
 		if _, err := time.Parse(time.RFC3339, c.Start); err != nil {
-			bad(fieldStart, "%q is not an RFC 3339 time such as %q", c.Start, DefaultStart)
+			bad(fieldStart, "%q is not an RFC 3339 time such as %q", c.Start, LegacyStart)
 		}
 	}
 	if c.Interval < 0 {

@@ -49,7 +49,7 @@ func TestDefaults(t *testing.T) {
 	t.Parallel()
 	s, err := New(Config{Preset: PresetPageviews})
 	requireNoError(t, err)
-	want := Config{Preset: PresetPageviews, Seed: DefaultSeed, Start: DefaultStart, Interval: DefaultInterval,
+	want := Config{Preset: PresetPageviews, Seed: DefaultSeed, Interval: DefaultInterval,
 		Keys: DefaultKeys, MaxBatch: DefaultMaxBatch}
 	if s.cfg != want {
 		t.Fatalf("config with defaults %+v, want %+v", s.cfg, want)

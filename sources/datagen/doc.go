@@ -72,9 +72,20 @@
 //
 // # Tasks and positions
 //
-// The source has a single task, 0, and one input:
+// The source has a single task, 0, and one input, whose name carries
+// the start of its records:
 //
-//	engine.Input{Stream: "datagen:" + Preset, Partition: 0}
+//	engine.Input{Stream: "datagen:" + Preset + "@" + Start, Partition: 0}
+//
+// Without Config.Start the start is the time of the first run, to the
+// second, so that the records are recent (a topic's retention.ms, 7 days
+// by default, compares record times with the clock: records stamped
+// weeks ago would be deleted before anything read them). The positions
+// keep it: a source that resumes at a stored position of its preset
+// takes the start of that position's input, so record i has the same
+// time in every run. A position stored by an older runnel, of the input
+// "datagen:" + Preset, goes on from LegacyStart. A Config.Start that
+// differs from the stored one is another data set: it starts at record 0.
 //
 // Record i has Pos{Offset: i, Next: i+1}: a position is the index of the
 // next record to generate. On the first Poll the source calls
@@ -104,7 +115,9 @@
 // Commit writes the position of task 0 to OffsetsFile, when set, as JSON,
 // atomically (temporary file, fsync, rename, fsync of the directory):
 //
-//	{"version":1,"preset":"orders","next":1500}
+//	{"version":2,"preset":"orders","stream":"datagen:orders@2026-12-07T09:00:00Z","next":1500}
+//
+// (Version 1 had no stream: its position is of the input without a start.)
 //
 // An OffsetsFile that is not valid JSON, has another version, or holds
 // the position of another preset fails Open with an error naming the

@@ -49,10 +49,12 @@ func Example() {
 			}
 		}
 	}
+	// A fixed start (the default is the time of the first run).
+	const start = "2026-11-21T09:00:00Z"
 	for _, preset := range datagen.Presets() {
-		poll(datagen.Config{Preset: preset, Count: 2}, 0)
+		poll(datagen.Config{Preset: preset, Count: 2, Start: start}, 0)
 	}
-	poll(datagen.Config{Preset: datagen.PresetOrders, Count: 1}, 1)
+	poll(datagen.Config{Preset: datagen.PresetOrders, Count: 1, Start: start}, 1)
 	// Output:
 	// 0 user-88 {"user":"user-88","page":"/docs/quickstart","ts":1795251600000,"referrer":"direct","ms_on_page":2760}
 	// 1 user-132 {"user":"user-132","page":"/docs","ts":1795251600100,"referrer":"google","ms_on_page":28440}

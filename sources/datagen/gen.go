@@ -39,8 +39,12 @@ type generator struct {
 	clicks         *clickSchedule // clicks only
 }
 
-// newGenerator returns the generator of a validated config with defaults.
+// newGenerator returns the generator of a validated config with defaults;
+// an empty Start is LegacyStart (the Source always sets it).
 func newGenerator(cfg Config) *generator {
+	if cfg.Start == "" {
+		cfg.Start = LegacyStart
+	}
 	start, _ := time.Parse(time.RFC3339, cfg.Start) // validated
 	h := fnv.New64a()
 	h.Write([]byte(cfg.Preset))

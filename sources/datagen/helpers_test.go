@@ -11,9 +11,22 @@ import (
 	"github.com/runnel-io/runnel/engine"
 )
 
-// at returns Assignments resuming preset's input at next.
-func at(preset string, next int64) *connecttest.Assignments {
-	return &connecttest.Assignments{Pos: engine.Positions{{Stream: "datagen:" + preset}: next}}
+// at returns Assignments resuming in at next.
+func at(in engine.Input, next int64) *connecttest.Assignments {
+	return &connecttest.Assignments{Pos: engine.Positions{in: next}}
+}
+
+// legacy is the input of preset that positions stored before the start
+// was kept with them have: its start is LegacyStart.
+func legacy(preset string) engine.Input { return engine.Input{Stream: "datagen:" + preset} }
+
+// inputOfCfg is the input a source of cfg resumes: of its Start, or the
+// legacy input (LegacyStart) when it has none.
+func inputOfCfg(cfg Config) engine.Input {
+	if cfg.Start == "" {
+		return legacy(cfg.Preset)
+	}
+	return inputOf(cfg.Preset, cfg.Start)
 }
 
 func requireNoError(t testing.TB, err error) {
@@ -83,5 +96,5 @@ func readAll(t testing.TB, s *Source) []*connect.Record {
 func generateN(t testing.TB, cfg Config, first, n int64) []*connect.Record {
 	t.Helper()
 	cfg.Count = n
-	return readAll(t, open(t, cfg, at(cfg.Preset, first)))
+	return readAll(t, open(t, cfg, at(inputOfCfg(cfg), first)))
 }

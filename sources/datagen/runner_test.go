@@ -32,8 +32,8 @@ func runStage(t *testing.T, cfg Config, out *connecttest.Sink) error {
 func TestExactlyOnceThroughTheRunner(t *testing.T) {
 	t.Parallel()
 	const total = 1400
-	cfg := Config{Preset: PresetClicks, MaxBatch: 64}
-	in := engine.Input{Stream: "datagen:" + PresetClicks}
+	cfg := Config{Preset: PresetClicks, MaxBatch: 64, Start: LegacyStart}
+	in := inputOf(PresetClicks, LegacyStart)
 
 	clean := connecttest.NewExactlyOnceSink("out", nil)
 	cfg.Count = total
@@ -67,7 +67,7 @@ func TestAtLeastOnceThroughTheRunner(t *testing.T) {
 	cfg := Config{Preset: PresetPageviews, Count: 300, MaxBatch: 64, OffsetsFile: offsets}
 	out := connecttest.NewAtLeastOnceSink("out", nil)
 	requireNoError(t, runStage(t, cfg, out))
-	if next, ok, err := readOffsets(offsets, PresetPageviews); err != nil || !ok || next != 300 {
+	if _, next, ok, err := readOffsets(offsets, PresetPageviews); err != nil || !ok || next != 300 {
 		t.Fatalf("offsets file holds %d (%v, %v), want 300", next, ok, err)
 	}
 	requireNoError(t, runStage(t, cfg, out))
@@ -75,5 +75,13 @@ func TestAtLeastOnceThroughTheRunner(t *testing.T) {
 	if len(got) != 600 {
 		t.Fatalf("%d records in two runs, want 600", len(got))
 	}
-	equalRecords(t, got, generateN(t, Config{Preset: PresetPageviews}, 0, 600))
+	// The runs generated from the start the first one picked, which the
+	// offsets file keeps.
+	stored, _, _, err := readOffsets(offsets, PresetPageviews)
+	requireNoError(t, err)
+	start, ok := StartOf(PresetPageviews, stored)
+	if !ok || start == LegacyStart {
+		t.Fatalf("the offsets file holds the input %q", stored.Stream)
+	}
+	equalRecords(t, got, generateN(t, Config{Preset: PresetPageviews, Start: start}, 0, 600))
 }

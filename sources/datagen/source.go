@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
@@ -37,7 +41,10 @@ type Source struct {
 	opened   bool
 	closed   bool
 	assigned bool
-	stored   int64 // the position in OffsetsFile at Open; -1: none
+	now      func() time.Time // the clock that picks a default Start
+	stored   int64            // the position in OffsetsFile at Open; -1: none
+	// storedIn is the input whose position OffsetsFile holds.
+	storedIn engine.Input
 	next     int64 // the index of the next record
 	end      int64 // the index at which the run ends; -1: unbounded
 
@@ -58,12 +65,14 @@ func New(cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
 	s := &Source{
 		cfg:       cfg,
-		gen:       newGenerator(cfg),
-		in:        engine.Input{Stream: "datagen:" + cfg.Preset, Partition: 0},
+		now:       time.Now,
 		pace:      newPacer(cfg.Rate),
 		stored:    -1,
 		end:       -1,
 		committed: -1,
+	}
+	if cfg.Start != "" {
+		s.in = inputOf(cfg.Preset, cfg.Start)
 	}
 	if cfg.OffsetsFile != "" {
 		abs, err := filepath.Abs(cfg.OffsetsFile)
@@ -80,9 +89,42 @@ func New(cfg Config) (*Source, error) {
 	return s, nil
 }
 
-// Input returns the input of the records: {Stream: "datagen:<preset>",
-// Partition: 0}. Positions of task 0 are keyed by it.
-func (s *Source) Input() engine.Input { return s.in }
+// Input returns the input of the records of a source whose Start is
+// set: {Stream: "datagen:<preset>@<start>", Partition: 0}. Positions of
+// task 0 are keyed by it. With the default Start the input is known once
+// the source resumed (the first Poll): the start is the one of the
+// position it resumed at, or the time of that Poll.
+func (s *Source) Input() engine.Input {
+	s.offMu.Lock()
+	defer s.offMu.Unlock()
+	return s.in
+}
+
+// inputOf is the input of the records of preset from start (RFC 3339).
+func inputOf(preset, start string) engine.Input {
+	return engine.Input{Stream: streamPrefix(preset) + "@" + start}
+}
+
+func streamPrefix(preset string) string { return "datagen:" + preset }
+
+// StartOf returns the start that the input of a datagen position
+// carries: "datagen:<preset>@<start>", or LegacyStart for a position
+// stored without one ("datagen:<preset>"). ok is false when in is not
+// the input of preset.
+func StartOf(preset string, in engine.Input) (start string, ok bool) {
+	rest, found := strings.CutPrefix(in.Stream, streamPrefix(preset))
+	switch {
+	case !found || in.Partition != 0:
+		return "", false
+	case rest == "":
+		return LegacyStart, true
+	case strings.HasPrefix(rest, "@"):
+		if _, err := time.Parse(time.RFC3339, rest[1:]); err == nil {
+			return rest[1:], true
+		}
+	}
+	return "", false
+}
 
 // Open reads OffsetsFile, if set: a file that is corrupt or holds the
 // position of another preset is an error naming it. Task 0 is assigned,
@@ -100,12 +142,12 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 		return err
 	}
 	if s.cfg.OffsetsFile != "" {
-		next, ok, err := readOffsets(s.cfg.OffsetsFile, s.cfg.Preset)
+		in, next, ok, err := readOffsets(s.cfg.OffsetsFile, s.cfg.Preset)
 		if err != nil {
 			return err
 		}
 		if ok {
-			s.stored = next
+			s.stored, s.storedIn = next, in
 			s.offMu.Lock()
 			s.committed = next
 			s.offMu.Unlock()
@@ -157,19 +199,50 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 	return []connect.Batch{{Task: 0, Records: recs}}, nil
 }
 
-// assign asks for task 0 and resumes at the position returned.
+// assign asks for task 0 and resumes at the position returned: of the
+// input of Start when it is set; else of the datagen input of the preset
+// the Assignments or OffsetsFile hold, whose start it takes; else at
+// record 0, from Start or the time now.
 func (s *Source) assign(ctx context.Context) error {
 	pos, err := s.a.Assigned(ctx, []connect.TaskID{0})
 	if err != nil {
 		return fmt.Errorf("datagen source: assigning task 0: %w", err)
 	}
-	next, ok := pos[0][s.in]
-	switch {
-	case !ok:
-		next = max(s.stored, 0)
-	case next < 0:
-		return fmt.Errorf("datagen source: assigned position %d of %s is negative", next, s.in.Stream)
+	var in engine.Input
+	var next int64
+	found := false
+	pick := func(stored engine.Input, off int64) {
+		start, ok := StartOf(s.cfg.Preset, stored)
+		if !ok || found || (s.cfg.Start != "" && start != s.cfg.Start) {
+			return
+		}
+		// A position stored without its start (LegacyStart) keeps its
+		// input.
+		in, next, found = stored, off, true
 	}
+	for _, in := range slices.SortedFunc(maps.Keys(pos[0]), func(a, b engine.Input) int { return strings.Compare(a.Stream, b.Stream) }) {
+		pick(in, pos[0][in])
+	}
+	if s.stored >= 0 {
+		pick(s.storedIn, s.stored)
+	}
+	if !found {
+		start := s.cfg.Start
+		if start == "" {
+			start = s.now().UTC().Truncate(time.Second).Format(time.RFC3339)
+		}
+		in = inputOf(s.cfg.Preset, start)
+	}
+	if next < 0 {
+		return fmt.Errorf("datagen source: assigned position %d of %s is negative", next, in.Stream)
+	}
+	s.offMu.Lock()
+	s.in = in
+	s.offMu.Unlock()
+	start, _ := StartOf(s.cfg.Preset, in)
+	cfg := s.cfg
+	cfg.Start = start
+	s.gen = newGenerator(cfg)
 	s.next = next
 	if s.cfg.Count > 0 {
 		s.end = math.MaxInt64
@@ -218,22 +291,23 @@ func (s *Source) Lag() map[connect.TaskID]int64 {
 // without OffsetsFile or without that position. It is safe to call
 // concurrently with Poll.
 func (s *Source) Commit(ctx context.Context, cp connect.Checkpoint) error {
-	next, ok := cp[0][s.in]
-	if s.cfg.OffsetsFile == "" || !ok {
+	in := s.Input()
+	next, ok := cp[0][in]
+	if s.cfg.OffsetsFile == "" || !ok || in.Stream == "" {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if next < 0 {
-		return fmt.Errorf("datagen source: committed position %d of %s is negative", next, s.in.Stream)
+		return fmt.Errorf("datagen source: committed position %d of %s is negative", next, in.Stream)
 	}
 	s.offMu.Lock()
 	defer s.offMu.Unlock()
 	if next == s.committed {
 		return nil
 	}
-	if err := writeOffsets(s.cfg.OffsetsFile, s.cfg.Preset, next); err != nil {
+	if err := writeOffsets(s.cfg.OffsetsFile, s.cfg.Preset, in, next); err != nil {
 		return err
 	}
 	s.committed = next

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,7 +134,7 @@ func TestBoundedCount(t *testing.T) {
 
 func TestResumeAtAssignedPosition(t *testing.T) {
 	t.Parallel()
-	a := at(PresetPageviews, 500)
+	a := at(legacy(PresetPageviews), 500)
 	s := open(t, Config{Preset: PresetPageviews, Count: 10}, a)
 	recs := readAll(t, s)
 	if len(recs) != 10 || recs[0].Pos.Offset != 500 || recs[9].Pos.Next != 510 {
@@ -143,12 +144,12 @@ func TestResumeAtAssignedPosition(t *testing.T) {
 		t.Fatalf("Assigned calls %v, want one for task 0", a.Calls())
 	}
 	// Positions of other inputs (another preset) are not the source's.
-	s = open(t, Config{Preset: PresetPageviews, Count: 1}, at(PresetOrders, 500))
+	s = open(t, Config{Preset: PresetPageviews, Count: 1}, at(legacy(PresetOrders), 500))
 	if recs := readAll(t, s); recs[0].Pos.Offset != 0 {
 		t.Fatalf("resumed at %d on the position of another input", recs[0].Pos.Offset)
 	}
 	t.Run("negative", func(t *testing.T) {
-		s := open(t, Config{Preset: PresetPageviews}, at(PresetPageviews, -1))
+		s := open(t, Config{Preset: PresetPageviews}, at(legacy(PresetPageviews), -1))
 		_, err := s.Poll(context.Background())
 		requireErrorContains(t, err, "assigned position -1 of datagen:pageviews is negative")
 	})
@@ -183,14 +184,17 @@ func TestOffsetsFile(t *testing.T) {
 		t.Fatalf("offsets file written before a Commit: %v", err)
 	}
 	in := s.Input()
+	if !strings.HasPrefix(in.Stream, "datagen:clicks@") {
+		t.Fatalf("the input %q does not carry its start", in.Stream)
+	}
 	requireNoError(t, s.Commit(ctx, connect.Checkpoint{0: {in: 120}}))
-	if got, want := readFile(t, offsets), `{"version":1,"preset":"clicks","next":120}`+"\n"; got != want {
+	if got, want := readFile(t, offsets), `{"version":2,"preset":"clicks","stream":"`+in.Stream+`","next":120}`+"\n"; got != want {
 		t.Fatalf("offsets file %q, want %q", got, want)
 	}
 	// Other tasks and inputs are not the source's.
 	requireNoError(t, s.Commit(ctx, connect.Checkpoint{7: {in: 5}, 0: {{Stream: "datagen:orders"}: 6}}))
 	requireNoError(t, s.Commit(ctx, connect.Checkpoint{}))
-	if next, _, err := readOffsets(offsets, PresetClicks); err != nil || next != 120 {
+	if _, next, _, err := readOffsets(offsets, PresetClicks); err != nil || next != 120 {
 		t.Fatalf("stored %d (%v), want 120", next, err)
 	}
 	if _, err := os.Stat(offsets + ".tmp"); !os.IsNotExist(err) {
@@ -206,7 +210,7 @@ func TestOffsetsFile(t *testing.T) {
 		t.Fatalf("the resumed run ends at %d, want 120+Count", resumed[299].Pos.Next)
 	}
 	// ...unless the Assignments say otherwise.
-	s3 := open(t, cfg, at(PresetClicks, 7))
+	s3 := open(t, cfg, at(in, 7))
 	equalRecords(t, readAll(t, s3)[:10], first[7:17])
 
 	t.Run("no offsets file", func(t *testing.T) {
@@ -221,7 +225,8 @@ func TestOffsetsFile(t *testing.T) {
 	for _, tc := range []struct{ name, content, want string }{
 		{"corrupt", `{"version":1,"pre`, "corrupt: unexpected end of JSON input"},
 		{"not an object", `[1]`, "corrupt:"},
-		{"version", `{"version":2,"preset":"clicks","next":1}`, "unknown version 2"},
+		{"version", `{"version":3,"preset":"clicks","next":1}`, "unknown version 3"},
+		{"stream", `{"version":2,"preset":"clicks","stream":"datagen:orders@2026-11-21T09:00:00Z","next":1}`, `corrupt: stream "datagen:orders@2026-11-21T09:00:00Z" is not one of preset "clicks"`},
 		{"other preset", `{"version":1,"preset":"orders","next":1}`, `holds the position of preset "orders", not "clicks"`},
 		{"negative", `{"version":1,"preset":"clicks","next":-4}`, "corrupt: negative position -4"},
 	} {
@@ -248,7 +253,7 @@ func TestCommitAtomic(t *testing.T) {
 	dir := t.TempDir()
 	offsets := filepath.Join(dir, "offsets.json")
 	ctx := context.Background()
-	s := open(t, Config{Preset: PresetOrders, OffsetsFile: offsets}, nil)
+	s := open(t, Config{Preset: PresetOrders, OffsetsFile: offsets, Start: LegacyStart}, nil)
 	in := s.Input()
 	requireNoError(t, s.Commit(ctx, connect.Checkpoint{0: {in: 10}}))
 	before := readFile(t, offsets)
@@ -261,18 +266,18 @@ func TestCommitAtomic(t *testing.T) {
 	}
 	requireNoError(t, os.Remove(offsets+".tmp"))
 	requireNoError(t, s.Commit(ctx, connect.Checkpoint{0: {in: 20}}))
-	if next, _, err := readOffsets(offsets, PresetOrders); err != nil || next != 20 {
+	if _, next, _, err := readOffsets(offsets, PresetOrders); err != nil || next != 20 {
 		t.Fatalf("stored %d (%v) after the retried Commit, want 20", next, err)
 	}
 
 	// A temporary file left by a crash is replaced, and never read.
 	requireNoError(t, os.WriteFile(offsets+".tmp", []byte("{half"), 0o644))
-	s2 := open(t, Config{Preset: PresetOrders, OffsetsFile: offsets, Count: 1}, nil)
+	s2 := open(t, Config{Preset: PresetOrders, OffsetsFile: offsets, Count: 1, Start: LegacyStart}, nil)
 	if recs := readAll(t, s2); recs[0].Pos.Offset != 20 {
 		t.Fatalf("resumed at %d, want 20", recs[0].Pos.Offset)
 	}
 	requireNoError(t, s2.Commit(ctx, connect.Checkpoint{0: {in: 21}}))
-	if next, _, err := readOffsets(offsets, PresetOrders); err != nil || next != 21 {
+	if _, next, _, err := readOffsets(offsets, PresetOrders); err != nil || next != 21 {
 		t.Fatalf("stored %d (%v), want 21", next, err)
 	}
 }
@@ -433,4 +438,52 @@ func TestPacing(t *testing.T) {
 			t.Fatalf("got %d records, want 3", len(recs))
 		}
 	})
+}
+
+// The default start is the time of the first run, to the second: the
+// records are recent, so retention.ms does not delete them as old (with
+// the fixed start 2026-11-21 a topic's 7 days of retention deleted the
+// quickstart's views before its pipelines read them). The positions keep
+// it in the input's name, so a resumed source goes on with the same
+// times, whenever it runs; a position stored without one goes on from
+// LegacyStart; a Start given that is not the stored one starts over.
+func TestDefaultStartIsTheFirstRunsTime(t *testing.T) {
+	t.Parallel()
+	first := time.Date(2030, 5, 6, 7, 8, 9, 500_000_000, time.UTC)
+	newAt := func(now time.Time, cfg Config, a connect.Assignments) *Source {
+		t.Helper()
+		s, err := New(cfg)
+		requireNoError(t, err)
+		s.now = func() time.Time { return now }
+		requireNoError(t, s.Open(context.Background(), a))
+		t.Cleanup(func() { s.Close(context.Background()) })
+		return s
+	}
+	cfg := Config{Preset: PresetOrders, Count: 50}
+	s := newAt(first, cfg, &connecttest.Assignments{})
+	recs := readAll(t, s)
+	want := Config{Preset: PresetOrders, Start: "2030-05-06T07:08:09Z"}
+	if in := s.Input(); in != inputOf(PresetOrders, want.Start) {
+		t.Fatalf("input %+v, want the start in its name", in)
+	}
+	equalRecords(t, recs, generateN(t, want, 0, 50))
+
+	// A day later, resuming at record 20 of that input: the same times.
+	later := newAt(first.Add(24*time.Hour), cfg, at(s.Input(), 20))
+	equalRecords(t, readAll(t, later)[:30], recs[20:])
+
+	// A position stored without its start goes on from LegacyStart.
+	old := newAt(first, cfg, at(legacy(PresetOrders), 20))
+	equalRecords(t, readAll(t, old), generateN(t, Config{Preset: PresetOrders}, 20, 50))
+
+	// A Start given: the stored position of another start is not its own.
+	other := Config{Preset: PresetOrders, Count: 5, Start: "2031-01-01T00:00:00Z"}
+	o := newAt(first, other, at(s.Input(), 20))
+	if r := readAll(t, o); r[0].Pos.Offset != 0 || r[0].Pos.Input != inputOf(PresetOrders, other.Start) {
+		t.Fatalf("a source with another start resumed at %+v", r[0].Pos)
+	}
+	same := Config{Preset: PresetOrders, Count: 5, Start: want.Start}
+	if r := readAll(t, newAt(first, same, at(s.Input(), 20))); r[0].Pos.Offset != 20 {
+		t.Fatalf("a source given the stored start resumed at %d, want 20", r[0].Pos.Offset)
+	}
 }
