@@ -9,7 +9,9 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/runnel-io/runnel/engine"
@@ -58,12 +60,24 @@ type StageConfig struct {
 	// marker), so that a quiet partition does not hold every window back.
 	// Its next records may then be late. Default 30s; negative: never.
 	IdleTimeout time.Duration
+	// StopTimeout bounds a stop: when Run's ctx ends, the batch in hand is
+	// processed and the work committed with up to this much time; past
+	// it Run gives up with ErrStopTimeout, saying what it did not commit
+	// (the next run processes it again). Default 30s.
+	StopTimeout time.Duration
 	Logger      *slog.Logger
 }
 
+// ErrStopTimeout is returned by Run when a stop did not finish committing
+// within StopTimeout.
+var ErrStopTimeout = errors.New("connect: stop timeout")
+
 // Stats is a stage's progress, summed over its tasks.
 type Stats struct {
-	Tasks        int
+	Tasks int
+	// In counts the records read; Out the records the stage's operators
+	// wrote to any output (repartition topics, late and dead-letter
+	// outputs included).
 	In, Out      int64
 	Late         int64
 	Skipped      int64
@@ -76,6 +90,10 @@ type Stats struct {
 	Watermark   int64
 	Lag         int64 // -1 when unknown
 	Checkpoints int64
+	// Written counts the records handed to each sink (by output name)
+	// that it took: outputs of records already in an exactly-once sink
+	// after a crash are not handed again, nor counted.
+	Written map[string]int64
 }
 
 // Runner runs one stage of a graph: it feeds the records of its source to
@@ -91,14 +109,21 @@ type Runner struct {
 	// prepare: the dead letter last, as the others' refusals go to it.
 	preparers []string
 
-	mu          sync.Mutex // tasks: changed from the source's callbacks, inside Poll
-	tasks       map[TaskID]*task
-	cur         *task // the task whose records are being processed
-	fatal       error // from a callback
-	checkpoints int64
-	ending      bool // the input ended: the last checkpoint marks every task idle
-	// counters of tasks that are gone, so that Stats never goes back
-	gone Stats
+	mu     sync.Mutex // tasks: changed from the source's callbacks, inside Poll
+	tasks  map[TaskID]*task
+	cur    *task // the task whose records are being processed
+	fatal  error // from a callback
+	ending bool  // the input ended: the last checkpoint marks every task idle
+
+	// stats is what Stats reads, under a lock of its own: mu is held
+	// across sink I/O, and progress must not wait for a slow sink.
+	stats struct {
+		sync.Mutex
+		metrics map[TaskID]*engine.Metrics // of the tasks
+		gone    Stats                      // counters of tasks gone, so that Stats never goes back
+	}
+	checkpoints atomic.Int64
+	written     map[string]*atomic.Int64 // by sink; the map is fixed at NewRunner
 }
 
 type task struct {
@@ -161,6 +186,9 @@ func NewRunner(cfg StageConfig) (*Runner, error) {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 30 * time.Second
 	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -178,13 +206,28 @@ func NewRunner(cfg StageConfig) (*Runner, error) {
 	if _, ok := cfg.Sinks[dl].(Preparer); ok {
 		r.preparers = append(r.preparers, dl)
 	}
-	r.gone.Watermark = math.MinInt64
+	r.stats.metrics = map[TaskID]*engine.Metrics{}
+	r.stats.gone.Watermark = math.MinInt64
+	r.written = make(map[string]*atomic.Int64, len(cfg.Sinks))
+	for name := range cfg.Sinks {
+		r.written[name] = new(atomic.Int64)
+	}
 	return r, nil
 }
 
 // Run runs the stage until ctx ends (then it commits and returns nil), the
 // source reports the end of its input (likewise), or an error stops it.
+// When ctx ends, the batch in hand is processed and everything committed,
+// within StopTimeout: past it Run returns an error wrapping
+// ErrStopTimeout that says what was not committed.
 func (r *Runner) Run(ctx context.Context) (err error) {
+	// work is the context of processing and committing: a stop does not
+	// cut a write or a commit short, the stop timeout does.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopWatch := context.AfterFunc(ctx, func() { time.AfterFunc(r.cfg.StopTimeout, cancelWork) })
+	defer stopWatch()
+
 	src := r.cfg.Source
 	if err := src.Open(ctx, r); err != nil {
 		return fmt.Errorf("connect: opening the source of %s: %w", r.key, err)
@@ -216,30 +259,31 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		switch {
 		case perr == nil:
 		case ctx.Err() != nil || errors.Is(perr, ErrEndOfInput):
-			// Stop: commit what was processed, with a context of its own.
-			// At the end of the input, the readers of the stage's
-			// repartition topics are told not to wait for it.
-			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
+			// Stop: commit what was processed. At the end of the input,
+			// the readers of the stage's repartition topics are told not
+			// to wait for it.
 			if errors.Is(perr, ErrEndOfInput) {
 				r.mu.Lock()
 				r.ending = true
 				r.mu.Unlock()
 			}
-			return r.checkpoint(cctx)
+			return r.stop(work, r.process(work, batches))
 		case errors.Is(perr, context.DeadlineExceeded):
 		default:
 			return fmt.Errorf("connect: %s: source: %w", r.key, perr)
 		}
-		if err := r.process(ctx, batches); err != nil {
+		if err := r.process(work, batches); err != nil {
+			if ctx.Err() != nil {
+				return r.stop(work, err)
+			}
 			return err
 		}
 		now := time.Now()
-		if err := r.tick(ctx, now); err != nil {
+		if err := r.tick(work, now); err != nil {
 			return err
 		}
 		if now.Sub(last) >= r.cfg.CheckpointInterval || r.wantsCommit() {
-			if err := r.checkpoint(ctx); err != nil {
+			if err := r.checkpoint(work); err != nil {
 				if ctx.Err() != nil {
 					continue // stopping: the final checkpoint retries
 				}
@@ -248,6 +292,55 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			last = now
 		}
 	}
+}
+
+// stop makes the last checkpoint of Run, after the last batch was
+// processed (with perr, the error that processing returned). A stop that
+// could not commit says what it left.
+func (r *Runner) stop(work context.Context, perr error) error {
+	err := perr
+	if err == nil {
+		err = r.checkpoint(work)
+	}
+	if err == nil {
+		return nil
+	}
+	if work.Err() == nil {
+		return err
+	}
+	r.mu.Lock()
+	left := r.uncommittedLocked()
+	r.mu.Unlock()
+	return fmt.Errorf("%w: %s did not finish committing within %v (%w); not committed, and processed again by the next run: %s",
+		ErrStopTimeout, r.key, r.cfg.StopTimeout, err, left)
+}
+
+// uncommittedLocked describes the work of the tasks that is not
+// committed: from the positions committed to those processed.
+//
+// REQUIRES: r.mu
+func (r *Runner) uncommittedLocked() string {
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(r.tasks)) {
+		t := r.tasks[id]
+		if !t.dirty {
+			continue
+		}
+		for _, in := range slices.SortedFunc(maps.Keys(t.pos), func(a, b engine.Input) int {
+			if c := strings.Compare(a.Stream, b.Stream); c != 0 {
+				return c
+			}
+			return int(a.Partition - b.Partition)
+		}) {
+			if from, to := t.committed[in], t.pos[in]; to > from {
+				parts = append(parts, fmt.Sprintf("%s[%d] offsets %d to %d", in.Stream, in.Partition, from, to-1))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing processed since the last commit"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r *Runner) takeFatal() error {
@@ -313,7 +406,9 @@ func (r *Runner) flush(ctx context.Context, t *task) error {
 		}
 		var err error
 		if len(b.ptrs) > 0 {
-			err = r.rejected(ctx, t, out, r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs))
+			err = r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs)
+			r.countWritten(out, len(b.ptrs), err)
+			err = r.rejected(ctx, t, out, err)
 		}
 		clear(b.recs)
 		clear(b.ptrs)
@@ -355,13 +450,29 @@ func (r *Runner) rejected(ctx context.Context, t *task, out string, err error) e
 		if len(dls) == 0 {
 			return nil
 		}
-		if err := r.cfg.Sinks[p.DeadLetter].Write(ctx, t.id, dls); err != nil {
+		err := r.cfg.Sinks[p.DeadLetter].Write(ctx, t.id, dls)
+		r.countWritten(p.DeadLetter, len(dls), err)
+		if err != nil {
 			return fmt.Errorf("connect: %s task %d: writing what %s refused to the dead letter %s: %w", r.key, t.id, out, p.DeadLetter, err)
 		}
 		return nil
 	default:
 		return fmt.Errorf("connect: %s task %d: %s: %w", r.key, t.id, out, err)
 	}
+}
+
+// countWritten counts the n records handed to the sink out that it took:
+// all of them, but those it refused, when err is nil or a RejectedError.
+func (r *Runner) countWritten(out string, n int, err error) {
+	var rej *RejectedError
+	switch {
+	case err == nil:
+	case errors.As(err, &rej):
+		n -= len(rej.Rejected)
+	default:
+		return
+	}
+	r.written[out].Add(int64(n))
 }
 
 // setAhead records that the sink name holds the outputs up to pos.
@@ -439,10 +550,11 @@ func (r *Runner) wantsCommit() bool {
 
 // checkpoint commits the work of every task that has some.
 func (r *Runner) checkpoint(ctx context.Context) error {
-	// A stop must not cut a commit short: a Kafka transaction whose end
-	// request was canceled has an outcome nobody knows, which franz-go
-	// rightly refuses to retry as a commit.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	// ctx is Run's work context: a stop does not cut a commit short (a
+	// Kafka transaction whose end request was canceled has an outcome
+	// nobody knows, which franz-go rightly refuses to retry as a commit);
+	// only the stop timeout does.
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -580,7 +692,7 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 			}
 		}
 	}
-	r.checkpoints++
+	r.checkpoints.Add(1)
 	return nil
 }
 
@@ -627,8 +739,7 @@ func (r *Runner) rollbackLocked() error {
 			}
 		}
 		nt.committed, nt.pos, nt.snap, nt.seq, nt.ahead = t.committed, t.committed.Clone(), t.snap, t.seq, t.ahead
-		r.retire(t)
-		r.tasks[id] = nt
+		r.setTask(id, nt)
 	}
 	return nil
 }
@@ -656,14 +767,46 @@ func (r *Runner) newTask(id TaskID) (*task, error) {
 	return t, nil
 }
 
-// retire adds the counters of a task that goes away to r.gone.
-func (r *Runner) retire(t *task) {
-	m := t.t.Metrics()
-	r.gone.In += m.In.Load()
-	r.gone.Out += m.Out.Load()
-	r.gone.Late += m.Late.Load()
-	r.gone.Skipped += m.Skipped.Load()
-	r.gone.DeadLettered += m.DeadLettered.Load()
+// setTask makes t task id, retiring the task it replaces.
+//
+// REQUIRES: r.mu
+func (r *Runner) setTask(id TaskID, t *task) {
+	old := r.tasks[id]
+	r.tasks[id] = t
+	r.stats.Lock()
+	defer r.stats.Unlock()
+	if old != nil {
+		r.retireLocked(old)
+	}
+	r.stats.metrics[id] = t.t.Metrics()
+}
+
+// removeTask drops task id, retiring it.
+//
+// REQUIRES: r.mu
+func (r *Runner) removeTask(id TaskID) {
+	t := r.tasks[id]
+	if t == nil {
+		return
+	}
+	delete(r.tasks, id)
+	r.stats.Lock()
+	defer r.stats.Unlock()
+	r.retireLocked(t)
+	delete(r.stats.metrics, id)
+}
+
+// retireLocked adds the counters of a task that goes away to the gone
+// ones.
+//
+// REQUIRES: r.stats
+func (r *Runner) retireLocked(t *task) {
+	m, g := t.t.Metrics(), &r.stats.gone
+	g.In += m.In.Load()
+	g.Out += m.Out.Load()
+	g.Late += m.Late.Load()
+	g.Skipped += m.Skipped.Load()
+	g.DeadLettered += m.DeadLettered.Load()
 }
 
 // Assigned implements Assignments: it opens the tasks in every sink and
@@ -728,10 +871,7 @@ func (r *Runner) assignLocked(ctx context.Context, ids []TaskID) (map[TaskID]eng
 				r.log.Debug("a sink is ahead of the primary: the outputs it holds are not written again", "task", id, "sink", name, "positions", fmt.Sprint(p))
 			}
 		}
-		if old := r.tasks[id]; old != nil {
-			r.retire(old)
-		}
-		r.tasks[id] = t
+		r.setTask(id, t)
 		r.log.Debug("task assigned", "task", id, "positions", fmt.Sprint(pos))
 	}
 	return res, nil
@@ -792,21 +932,18 @@ func (r *Runner) dropLocked(ctx context.Context, ids []TaskID) {
 				r.log.Warn("closing a task", "task", id, "sink", name, "err", err)
 			}
 		}
-		r.retire(t)
-		delete(r.tasks, id)
+		r.removeTask(id)
 	}
 }
 
-// Stats returns the stage's progress; safe to call from any goroutine.
+// Stats returns the stage's progress; safe to call from any goroutine,
+// and never waits for the stage's work (a slow sink).
 func (r *Runner) Stats() Stats {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.gone
-	s.Tasks = len(r.tasks)
-	s.Checkpoints = r.checkpoints
+	r.stats.Lock()
+	s := r.stats.gone
+	s.Tasks = len(r.stats.metrics)
 	wm := int64(math.MaxInt64)
-	for _, t := range r.tasks {
-		m := t.t.Metrics()
+	for _, m := range r.stats.metrics {
 		s.In += m.In.Load()
 		s.Out += m.Out.Load()
 		s.Late += m.Late.Load()
@@ -814,10 +951,16 @@ func (r *Runner) Stats() Stats {
 		s.DeadLettered += m.DeadLettered.Load()
 		wm = min(wm, m.Watermark.Load())
 	}
-	if len(r.tasks) == 0 || wm == math.MaxInt64 {
+	r.stats.Unlock()
+	if s.Tasks == 0 || wm == math.MaxInt64 {
 		wm = math.MinInt64
 	}
 	s.Watermark = wm
+	s.Checkpoints = r.checkpoints.Load()
+	s.Written = make(map[string]int64, len(r.written))
+	for name, n := range r.written {
+		s.Written[name] = n.Load()
+	}
 	if sk, ok := r.cfg.Source.(Skipper); ok {
 		s.Deleted = sk.Skipped()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -721,9 +722,11 @@ func TestStats(t *testing.T) {
 		},
 		in1: {connecttest.Rec("b", "5", 3000)},
 	})
-	rn.until("5 records processed", func() bool { return rn.r.Stats().In == 5 })
-	want := connect.Stats{Tasks: 2, In: 5, Out: 1, Late: 1, Watermark: 3000, Lag: 0}
-	if s := rn.r.Stats(); s != want {
+	// Stats does not wait for the runner: the window's output is counted
+	// once the sink took it.
+	rn.until("5 records processed", func() bool { s := rn.r.Stats(); return s.In == 5 && s.Written["out"] == 1 })
+	want := connect.Stats{Tasks: 2, In: 5, Out: 1, Late: 1, Watermark: 3000, Lag: 0, Written: map[string]int64{"out": 1}}
+	if s := rn.r.Stats(); !reflect.DeepEqual(s, want) {
 		t.Fatalf("stats %+v, want %+v", s, want)
 	}
 	src.SetLag(map[connect.TaskID]int64{0: 4, 1: 6})
@@ -737,8 +740,8 @@ func TestStats(t *testing.T) {
 	src.SetLag(nil)
 	src.Push(connecttest.Revoke(1))
 	rn.until("task 1 revoked", func() bool { return rn.r.Stats().Tasks == 1 })
-	want = connect.Stats{Tasks: 1, In: 5, Out: 1, Late: 1, Watermark: 15000, Lag: 0, Checkpoints: 1}
-	if s := rn.r.Stats(); s != want {
+	want = connect.Stats{Tasks: 1, In: 5, Out: 1, Late: 1, Watermark: 15000, Lag: 0, Checkpoints: 1, Written: map[string]int64{"out": 1}}
+	if s := rn.r.Stats(); !reflect.DeepEqual(s, want) {
 		t.Fatalf("stats after revoking task 1 %+v, want %+v", s, want)
 	}
 	if err := rn.stop(); err != nil {
@@ -889,6 +892,86 @@ func TestCancelCommits(t *testing.T) {
 	if s := st.Snapshots(countStage, 0); len(s) != 1 || !s[0].Positions.Equal(engine.Positions{in0: 2}) {
 		t.Fatalf("stored snapshots %+v, want one at in/0 2", s)
 	}
+}
+
+// A stop while a slow sink is writing (issue 12: SIGTERM ended a run in
+// 31 ms without committing what it had written since the last commit):
+// the write is not cut short by the stop, the batch is processed, and
+// everything is committed before Run returns nil. Progress (Stats) does
+// not wait for the slow sink meanwhile.
+func TestStopLetsASlowSinkFinishAndCommits(t *testing.T) {
+	t.Parallel()
+	src := connecttest.NewSource(nil)
+	out := connecttest.NewExactlyOnceSink("out", nil)
+	writing, release := make(chan struct{}, 1), make(chan struct{})
+	out.SetWriteHook(func(ctx context.Context) error {
+		select {
+		case writing <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done(): // a sink honours its context, as pgx does
+			return ctx.Err()
+		}
+	})
+	src.Append(in0, connecttest.Rec("a", "x", 1), connecttest.Rec("a", "y", 2))
+	src.Push(connecttest.Assign(0))
+	rn := startRun(t, connect.StageConfig{Graph: upperGraph(), Source: src, Sinks: map[string]connect.Sink{"out": out},
+		CheckpointInterval: time.Hour})
+	<-writing
+	// The runner is inside the sink's Write: Stats answers all the same.
+	statsDone := make(chan connect.Stats)
+	go func() { statsDone <- rn.r.Stats() }()
+	select {
+	case s := <-statsDone:
+		if s.In != 2 || s.Tasks != 1 {
+			t.Errorf("stats during the write %+v, want 2 in, 1 task", s)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Stats waited for the sink's Write")
+	}
+	rn.cancel() // the stop (SIGTERM)
+	close(release)
+	if err := rn.wait(); err != nil {
+		t.Fatalf("Run after the stop: %v", err)
+	}
+	requireValues(t, "committed output", out.Output(0), "X", "Y")
+	requireCheckpoint(t, "the commit", out.Commits()[len(out.Commits())-1], connect.Checkpoint{0: {in0: 2}})
+	if s := rn.r.Stats(); s.Written["out"] != 2 {
+		t.Fatalf("written %v, want 2 to out", s.Written)
+	}
+}
+
+// A stop that cannot commit within StopTimeout (a sink that never
+// finishes) fails with ErrStopTimeout, saying what is not committed.
+func TestStopTimeoutSaysWhatWasNotCommitted(t *testing.T) {
+	t.Parallel()
+	src := connecttest.NewSource(nil)
+	out := connecttest.NewExactlyOnceSink("out", nil)
+	writing := make(chan struct{}, 1)
+	out.SetWriteHook(func(ctx context.Context) error {
+		select {
+		case writing <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	src.Append(in0, connecttest.Rec("a", "x", 1), connecttest.Rec("a", "y", 2))
+	src.Push(connecttest.Assign(0))
+	rn := startRun(t, connect.StageConfig{Graph: upperGraph(), Source: src, Sinks: map[string]connect.Sink{"out": out},
+		CheckpointInterval: time.Hour, StopTimeout: 50 * time.Millisecond})
+	<-writing
+	err := rn.stop()
+	if !errors.Is(err, connect.ErrStopTimeout) || !strings.Contains(err.Error(), "in[0] offsets 0 to 1") {
+		t.Fatalf("Run after a stop that could not commit: %v; want ErrStopTimeout naming in[0] offsets 0 to 1", err)
+	}
+	if n := len(out.Output(0)); n != 0 {
+		t.Fatalf("%d records committed", n)
+	}
+	t.Log(err)
 }
 
 // TestRollerTriggersCheckpoint: a sink that wants a commit gets one

@@ -30,6 +30,11 @@ type Options struct {
 	DataDir string
 	// CheckpointInterval is how often work is committed (default 1s).
 	CheckpointInterval time.Duration
+	// StopTimeout bounds a stop (the end of Run's context): each stage
+	// processes the batch in hand and commits within it; past it Run
+	// returns an error wrapping connect.ErrStopTimeout that says what was
+	// not committed (the next run processes it again). Default 30s.
+	StopTimeout time.Duration
 	// InstanceID names this process among the processes running the
 	// pipeline, stable across its restarts: the process is then a static
 	// member of the consumer groups (restarted, it takes its partitions
@@ -275,7 +280,7 @@ func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source
 // stops it.
 func (p *Pipeline) Run(ctx context.Context) error {
 	err := p.run(ctx)
-	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) && !errors.Is(err, connect.ErrStopTimeout) {
 		return nil // stopped while starting
 	}
 	return err
@@ -428,7 +433,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	}
 	cfg := connect.StageConfig{
 		Graph: p.g, Stage: i, Source: src, Sinks: byName, Primary: primary,
-		CheckpointInterval: p.opts.CheckpointInterval, Logger: p.opts.Logger,
+		CheckpointInterval: p.opts.CheckpointInterval, StopTimeout: p.opts.StopTimeout, Logger: p.opts.Logger,
 		Upstreams: int(rt.partitions),
 	}
 	if st.Stateful {

@@ -115,6 +115,7 @@ var fileSpec = spec.Field{Kind: spec.Object, Fields: []spec.Field{
 		{Name: "bootstrap", Kind: spec.List, Elem: &spec.Field{Kind: spec.String}},
 	}},
 	{Name: "checkpoint_interval", Kind: spec.Duration},
+	{Name: "stop_timeout", Kind: spec.Duration},
 	{Name: "session_timeout", Kind: spec.Duration},
 	{Name: "instance_id", Kind: spec.String},
 	restartSpec,
@@ -306,6 +307,7 @@ func (l *loader) load(doc *yaml.Node) *File {
 		return 0
 	}
 	opts.CheckpointInterval, opts.SessionTimeout = dur("checkpoint_interval"), dur("session_timeout")
+	opts.StopTimeout = dur("stop_timeout")
 	if n := field(root, "instance_id"); n != nil {
 		opts.InstanceID = n.Value
 	}

@@ -45,9 +45,11 @@ Without broker.bootstrap in the file, the pipelines use a broker embedded
 in this process, with its data in broker.data_dir (default ./data). The
 data directory also holds the positions of file inputs.
 
-On SIGINT or SIGTERM the pipelines commit their outputs and positions and
-stop; a second run resumes from there, without losing or repeating a
-record. A second signal kills the process at once. With --once each
+On SIGINT or SIGTERM the pipelines finish the batch in hand, commit their
+outputs and positions and stop; a second run resumes from there, without
+losing or repeating a record. The commit is bounded by stop_timeout
+(default 30s): past it run fails and says what it did not commit, which
+the next run processes again. A second signal kills the process at once. With --once each
 pipeline processes what its inputs hold when it starts, commits and stops:
 batch jobs and tests.
 

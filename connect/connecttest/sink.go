@@ -46,6 +46,7 @@ type Sink struct {
 	openErr   error
 	onAbort   func()
 	reject    func(*connect.Record) error
+	writeHook func(ctx context.Context) error
 }
 
 var (
@@ -144,9 +145,25 @@ func (s *Sink) OpenTask(_ context.Context, task connect.TaskID) (engine.Position
 	return nil, nil
 }
 
+// SetWriteHook makes every Write call f first, outside the sink's lock,
+// and fail with its error: a slow sink that honours its context, say.
+func (s *Sink) SetWriteHook(f func(ctx context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writeHook = f
+}
+
 // Write implements connect.Sink. It keeps the records, not the slice.
-func (s *Sink) Write(_ context.Context, task connect.TaskID, recs []*connect.Record) error {
+func (s *Sink) Write(ctx context.Context, task connect.TaskID, recs []*connect.Record) error {
 	s.journal.add("%s.Write(%d)", s.name, task)
+	s.mu.Lock()
+	hook := s.writeHook
+	s.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx); err != nil {
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writeN++
