@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,9 @@ type Pipeline struct {
 	sources map[string]sourceBinding
 	sinks   map[string]sinkBinding
 
+	// labels name the outputs of a pipeline file (see labelled).
+	labels []outputLabel
+
 	mu      sync.Mutex
 	runners []*connect.Runner
 	// With Options.Once: the source of each stage, and which stages are
@@ -105,6 +109,30 @@ func New(name string, o Options) *Pipeline {
 	p := &Pipeline{g: g, opts: o, static: static, sources: map[string]sourceBinding{}, sinks: map[string]sinkBinding{}}
 	g.SetOwner(p)
 	return p
+}
+
+// The roles of a file's outputs in a pipeline (OutputStats.Role).
+const (
+	RoleOutput     = "output"      // the pipeline's results
+	RoleLate       = "late"        // a window's late records
+	RoleDeadLetter = "dead letter" // the records that failed
+)
+
+// outputLabel names a sink of the graph as an output of a pipeline file.
+type outputLabel struct {
+	sink, name, role string
+}
+
+// labelled runs bind, which declares a sink, and names the sink it
+// declared name, with role.
+func (p *Pipeline) labelled(name, role string, bind func()) {
+	before := maps.Clone(p.sinks)
+	bind()
+	for sink := range p.sinks {
+		if _, ok := before[sink]; !ok {
+			p.labels = append(p.labels, outputLabel{sink, name, role})
+		}
+	}
 }
 
 // Graph returns the pipeline's graph.

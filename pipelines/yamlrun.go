@@ -16,13 +16,32 @@ import (
 type PipelineStats struct {
 	Name   string
 	Stages []connect.Stats
+	// Outputs are the file's outputs the pipeline writes, with the
+	// records it wrote to each, in the order it declares them.
+	Outputs []OutputStats
+}
+
+// OutputStats counts the records a pipeline wrote to an output of its
+// file: taken by the output's sink (see connect.Stats.Written).
+type OutputStats struct {
+	Name    string
+	Role    string // RoleOutput, RoleLate or RoleDeadLetter
+	Records int64
 }
 
 // Stats returns the progress of the file's pipelines, in file order.
 func (f *File) Stats() []PipelineStats {
 	out := make([]PipelineStats, len(f.Pipelines))
 	for i, p := range f.Pipelines {
-		out[i] = PipelineStats{Name: p.g.Name(), Stages: p.Stats()}
+		ps := PipelineStats{Name: p.g.Name(), Stages: p.Stats()}
+		for _, l := range p.labels {
+			o := OutputStats{Name: l.name, Role: l.role}
+			for _, st := range ps.Stages {
+				o.Records += st.Written[l.sink]
+			}
+			ps.Outputs = append(ps.Outputs, o)
+		}
+		out[i] = ps
 	}
 	return out
 }

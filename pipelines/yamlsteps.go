@@ -64,8 +64,11 @@ type compiler struct {
 	broken     map[string]*inputDecl // placeholders of inputs in error
 	dataDir    string
 	deadTopic  string // the dead-letter topic, if any
-	branches   int
-	bad        bool // a problem was found: the graph is not built further
+	// late counts, per output, the flows written to it that are a
+	// window's late records.
+	late     map[string]int
+	branches int
+	bad      bool // a problem was found: the graph is not built further
 }
 
 func (c *compiler) add(n *yaml.Node, format string, args ...any) {
@@ -75,7 +78,7 @@ func (c *compiler) add(n *yaml.Node, format string, args ...any) {
 
 // compile builds the pipeline, or returns nil after reporting problems.
 func (c *compiler) compile(o Options) *Pipeline {
-	c.outs, c.outNodes, c.inputs = map[string][]flow{}, map[string]*yaml.Node{}, map[string]flow{}
+	c.outs, c.outNodes, c.inputs, c.late = map[string][]flow{}, map[string]*yaml.Node{}, map[string]flow{}, map[string]int{}
 	c.dataDir = o.DataDir
 	from := field(c.node, "from")
 	steps := field(c.node, "steps")
@@ -159,7 +162,11 @@ func (c *compiler) compile(o Options) *Pipeline {
 			}
 			fl = c.merge(fls)
 		}
-		sinkConns[out.conn].bind(fl.s, out)
+		role := RoleOutput
+		if c.late[name] == len(fls) {
+			role = RoleLate
+		}
+		c.p.labelled(name, role, func() { sinkConns[out.conn].bind(fl.s, out) })
 	}
 	if _, err := c.p.g.Stages(); err != nil {
 		c.add(c.keyN, "pipeline %q: %v", c.name, err)
@@ -678,6 +685,7 @@ func (c *compiler) window(n *yaml.Node, fl flow, where string, opts []engine.Opt
 			return engine.Record[any, any]{Key: r.Key.V, Value: r.Value.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}, nil
 		})
 		c.to(late, flow{s: ls, stage: fl.stage}, where+".late")
+		c.late[late.Value]++
 	}
 	out := engine.MapRecord(res, func(r engine.Record[engine.WindowKey[winKey], map[string]any]) (engine.Record[any, any], error) {
 		v := r.Value
@@ -708,7 +716,7 @@ func (c *compiler) errorPolicy() {
 			return
 		}
 		c.deadTopic = sinkConns["topic"].topic(out.cfg)
-		c.p.DeadLetterTo(c.deadTopic)
+		c.p.labelled(out.name, RoleDeadLetter, func() { c.p.DeadLetterTo(c.deadTopic) })
 	case mode == "dead_letter":
 		c.add(keyNode(c.node, "on_error"), "on_error: dead_letter needs dead_letter: <a topic output>")
 	case mode == "skip":

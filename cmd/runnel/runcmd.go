@@ -162,11 +162,16 @@ func runFile(ctx context.Context, unnotify func(), stdout, stderr io.Writer, cfg
 		}
 	}
 	elapsed := time.Since(start)
-	if !cfg.Quiet && tty {
-		prog.sample(time.Now(), f.Stats()) // the table shows the end, not the last tick
+	final := f.Stats()
+	if runErr != nil && !started(final) {
+		// A failure at startup: the error alone, not a table of zeros.
+		return runErr
 	}
-	writeSummary(stdout, f.Stats())
-	writeOutputs(stdout, f.Outputs())
+	if !cfg.Quiet && tty {
+		prog.sample(time.Now(), final) // the table shows the end, not the last tick
+	}
+	writeSummary(stdout, final)
+	writeOutputs(stdout, f.Outputs(), final)
 	switch {
 	case runErr != nil:
 		return runErr
@@ -178,15 +183,34 @@ func runFile(ctx context.Context, unnotify func(), stdout, stderr io.Writer, cfg
 	return nil
 }
 
-// writeOutputs says where the results are.
-func writeOutputs(w io.Writer, outs []pipelines.OutputInfo) {
+// started reports whether any pipeline read a record or had a task.
+func started(stats []pipelines.PipelineStats) bool {
+	for _, ps := range stats {
+		for _, s := range ps.Stages {
+			if s.In > 0 || s.Tasks > 0 || s.Checkpoints > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeOutputs says where the results are, and how many records each
+// output took in this run.
+func writeOutputs(w io.Writer, outs []pipelines.OutputInfo, stats []pipelines.PipelineStats) {
 	if len(outs) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "outputs:")
+	written := map[string]int64{}
+	for _, ps := range stats {
+		for _, o := range ps.Outputs {
+			written[o.Name] += o.Records
+		}
+	}
+	fmt.Fprintln(w, "outputs (records written by this run):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, o := range outs {
-		fmt.Fprintf(tw, "  %s\t%s\n", o.Name, o.Where)
+		fmt.Fprintf(tw, "  %s\t%d\t%s\n", o.Name, written[o.Name], o.Where)
 	}
 	tw.Flush()
 }
@@ -237,13 +261,20 @@ type totals struct {
 
 func total(ps pipelines.PipelineStats) totals {
 	t := totals{lag: -1, watermark: math.MinInt64}
+	// OUT counts the records of the pipeline's results: not its late
+	// records nor its dead letters, which have their columns.
+	for _, o := range ps.Outputs {
+		if o.Role == pipelines.RoleOutput {
+			t.out += o.Records
+		}
+	}
 	for j, s := range ps.Stages {
 		// A key_by's stage reads what the stage before it wrote: the
 		// pipeline's input is its first stage's, its output its last's.
 		if j == 0 {
 			t.in = s.In
 		}
-		if j == len(ps.Stages)-1 {
+		if j == len(ps.Stages)-1 && ps.Outputs == nil {
 			t.out = s.Out
 		}
 		t.late += s.Late
@@ -304,17 +335,12 @@ func (p *progress) sample(now time.Time, stats []pipelines.PipelineStats) {
 	secs := now.Sub(p.last).Seconds()
 	rows := make([]row, len(stats))
 	for i, ps := range stats {
-		var dIn, dOut int64
-		for j, s := range ps.Stages {
-			in, out := p.before(i, ps.Name, j)
-			if j == 0 {
-				dIn = max(s.In-in, 0)
-			}
-			if j == len(ps.Stages)-1 {
-				dOut = max(s.Out-out, 0)
-			}
-		}
 		rows[i] = row{name: ps.Name, totals: total(ps)}
+		var before totals
+		if i < len(p.prev) && p.prev[i].Name == ps.Name {
+			before = total(p.prev[i])
+		}
+		dIn, dOut := max(rows[i].totals.in-before.in, 0), max(rows[i].totals.out-before.out, 0)
 		// Stopped or rebalancing stages have no tasks, hence no
 		// watermark: show the last one known.
 		if wm := rows[i].totals.watermark; wm != math.MinInt64 {
@@ -332,18 +358,6 @@ func (p *progress) sample(now time.Time, stats []pipelines.PipelineStats) {
 	} else {
 		p.writeLines(now, rows)
 	}
-}
-
-// before returns the In and Out of stage j of pipeline i in the previous
-// sample; zero when it had none.
-//
-// REQUIRES: p.mu
-func (p *progress) before(i int, name string, j int) (in, out int64) {
-	if i < len(p.prev) && p.prev[i].Name == name && j < len(p.prev[i].Stages) {
-		s := p.prev[i].Stages[j]
-		return s.In, s.Out
-	}
-	return 0, 0
 }
 
 // REQUIRES: p.mu

@@ -290,13 +290,13 @@ func TestProgressLines(t *testing.T) {
 			"2026-11-21T09:00:05Z page-counts in=100 (0/s) out=1 (0/s) lag=- watermark=2026-11-21T09:08:11Z late=0\n" +
 				"2026-11-21T09:00:05Z big-orders in=12 (10/s) out=1 (0/s) lag=5 watermark=- late=0\n"},
 		// Two stages (a key_by): in is the first stage's, out the last
-		// one's, known lags and late counts summed, the lowest
-		// watermark.
+		// one's (its rate the growth of that total), known lags and late
+		// counts summed, the lowest watermark.
 		{7 * time.Second, []pipelines.PipelineStats{
 			pc(stage(300, 51, 7, wm+5000, 1), stage(40, 2, -1, wm+2000, 2)),
 			other(stage(20, 3, 0, math.MinInt64, 0)),
 		},
-			"2026-11-21T09:00:07Z page-counts in=300 (100/s) out=2 (1/s) lag=7 watermark=2026-11-21T09:08:12Z late=3\n" +
+			"2026-11-21T09:00:07Z page-counts in=300 (100/s) out=2 (0.5/s) lag=7 watermark=2026-11-21T09:08:12Z late=3\n" +
 				"2026-11-21T09:00:07Z big-orders in=20 (4/s) out=3 (1/s) lag=0 watermark=- late=0\n"},
 		// The first stage restarted: its counter went down, no growth.
 		{9 * time.Second, []pipelines.PipelineStats{
@@ -371,5 +371,78 @@ func TestRunDuplicatePipelines(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); !os.IsNotExist(err) {
 		t.Errorf("the data directory was created (%v)", err)
+	}
+}
+
+// The summary counts what the pipelines wrote where (issue 12: "OUT 92"
+// while the counts file had 45 rows: late records were counted as
+// output): OUT is the records of the results, LATE those of the late
+// output, and each output lists the records it took, which are the lines
+// of its files.
+func TestRunSummaryCountsEachOutput(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	quickstart, err := filepath.Abs("../../examples/quickstart/pipeline.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := os.ReadFile(quickstart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeFile(t, dir, "quickstart.yaml", strings.ReplaceAll(string(yaml), "data/quickstart", filepath.Join(dir, "data")))
+	code, out, errOut := runCLI(t, "run", "--once", path)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	counts := len(committedLines(t, filepath.Join(dir, "data", "out", "counts")))
+	late := len(committedLines(t, filepath.Join(dir, "data", "out", "late")))
+	unique := len(committedLines(t, filepath.Join(dir, "data", "out", "unique")))
+	if counts == 0 || late == 0 {
+		t.Fatalf("%d windows and %d late views: the quickstart shows both", counts, late)
+	}
+	row := regexp.MustCompile(fmt.Sprintf(`(?m)^page-counts +5000 +%d +%d +0 +0$`, counts, late))
+	if !row.MatchString(out) {
+		t.Errorf("page-counts' row does not say %d out (the windows written) and %d late:\n%s", counts, late, out)
+	}
+	for name, n := range map[string]int{"counts": counts, "late": late, "unique": unique, "views": 5000} {
+		if !regexp.MustCompile(fmt.Sprintf(`(?m)^  %s +%d +\S`, name, n)).MatchString(out) {
+			t.Errorf("the output %s is not listed with %d records:\n%s", name, n, out)
+		}
+	}
+}
+
+// A run that fails at startup prints the error alone: no table of zeros,
+// no outputs (issue 12).
+func TestRunStartupErrorAlone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A broker nobody listens on: the pipelines cannot start.
+	path := writeFile(t, dir, "nobroker.yaml", `broker:
+  bootstrap: ["127.0.0.1:1"]
+  data_dir: `+filepath.Join(dir, "data")+`
+inputs:
+  in: {topic: {topics: [in]}}
+outputs:
+  out: {file: {dir: `+filepath.Join(dir, "out")+`}}
+restart: {max_attempts: 0}
+pipelines:
+  p:
+    from: in
+    steps:
+      - to: out
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"run", "--once", "-q", path}, strings.NewReader(""), &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String(), "PIPELINE") || strings.Contains(stdout.String(), "outputs") {
+		t.Errorf("a summary of a run that never started:\n%s", stdout.String())
+	}
+	if stderr.Len() == 0 {
+		t.Error("no error printed")
 	}
 }
