@@ -290,17 +290,46 @@ func (rt *runtime) topicSource(stage int, cfg topicsrc.Config) (*topicsrc.Source
 }
 
 // topicSink writes cfg.Topic, creating it when missing, with the
-// pipeline's brokers.
+// pipeline's brokers. It is exactly once when the stage reads a topic and
+// the sink is its primary (one transaction with the consumed offsets), or
+// when the stage reads another source (datagen, files, Postgres): then
+// each checkpoint is one transaction with the source's positions, which
+// go to the topic <pipeline>-<topic>-positions, as Kafka Connect's
+// exactly-once source connectors do (KIP-618). Without a source (the dead
+// letter) it is at least once.
 func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source, primary bool) (connect.Sink, error) {
 	if err := rt.ensureTopic(cfg.Topic); err != nil {
 		return nil, err
 	}
 	cfg.Brokers, cfg.ClientOptions = rt.brokers, rt.opts.ClientOptions
-	if ts, ok := src.(*topicsrc.Source); ok && primary {
+	ts, fromTopic := src.(*topicsrc.Source)
+	switch {
+	case fromTopic && primary:
 		cfg.TransactionalID = fmt.Sprintf("%s-%s", rt.groups[stage], rt.instance)
 		return topicsink.NewTransactional(ts, cfg)
+	case src != nil && !fromTopic:
+		cfg.PositionsTopic = fmt.Sprintf("%s-%s-positions", rt.name, cfg.Topic)
+		if err := rt.ensureCompacted(cfg.PositionsTopic); err != nil {
+			return nil, err
+		}
+		cfg.PositionsKey = rt.instance
+		cfg.TransactionalID = fmt.Sprintf("%s-%s-%s", rt.name, cfg.Topic, rt.instance)
 	}
 	return topicsink.New(cfg)
+}
+
+// ensureCompacted creates a compacted topic of one partition when it is
+// missing: where sinks keep positions.
+func (rt *runtime) ensureCompacted(topic string) error {
+	compact := "compact"
+	resp, err := rt.adm.CreateTopic(rt.ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("pipelines: creating the topic %s: %w", topic, err)
+	}
+	return nil
 }
 
 // Run runs the pipeline until ctx ends (it then commits and returns nil),

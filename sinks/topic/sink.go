@@ -13,6 +13,14 @@
 // commit aborts the transaction; the runtime then goes back to the last
 // checkpoint. Readers see the outputs once with isolation.level
 // read_committed.
+//
+// New with Config.PositionsTopic returns an exactly-once sink for a source
+// that is not a topic of the cluster (generated data, files, Postgres), as
+// Kafka Connect's exactly-once source connectors are (KIP-618): each
+// checkpoint is one Kafka transaction holding the records and the
+// positions they cover, written to the positions topic; OpenTask fences
+// the previous owner of the transactional id (its open transaction is
+// aborted) and reads them back. See positions.go for the format.
 package topic
 
 import (
@@ -46,13 +54,25 @@ type Config struct {
 	// TransactionTimeout (default 30s) bounds how long a crashed
 	// process's open transaction blocks its partitions.
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
-	ClientOptions      []kgo.Opt     `yaml:"-"`
+	// PositionsTopic makes New's sink exactly once: each checkpoint is a
+	// transaction (TransactionalID, required) holding the records and
+	// the positions they cover, which go to PositionsTopic (compacted,
+	// made by the caller; give each sink its own, so that no other
+	// writer's open transaction holds back what OpenTask reads) under
+	// the key PositionsKey + "/" + task. Set by the pipelines' runtime
+	// for a stage whose source is not a topic.
+	PositionsTopic string `yaml:"-"`
+	PositionsKey   string `yaml:"-"`
+	ClientOptions  []kgo.Opt `yaml:"-"`
 }
 
 // Validate reports the first problem of c, naming the field.
 func (c *Config) Validate() error {
-	if c.Topic == "" {
+	switch {
+	case c.Topic == "":
 		return errors.New("topic sink: topic: a topic is required")
+	case c.PositionsTopic != "" && c.TransactionalID == "":
+		return errors.New("topic sink: transactional_id: a sink that stores positions needs a transactional id")
 	}
 	return nil
 }
@@ -62,6 +82,11 @@ type Sink struct {
 	cfg Config
 	cl  *kgo.Client
 	src *topicsrc.Source // transactional: the source sharing the client
+
+	// txn: a transactional client of its own (PositionsTopic), whose
+	// producer id the first OpenTask loaded (fencing the previous owner).
+	txn    bool
+	fenced bool
 
 	mu    sync.Mutex
 	err   error // first produce error since the last commit
@@ -78,12 +103,18 @@ func New(cfg Config) (*Sink, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("topic sink: brokers: at least one broker address is required")
 	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(partitioner())}, cfg.ClientOptions...)
-	cl, err := kgo.NewClient(opts...)
+	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(partitioner())}
+	if cfg.PositionsTopic != "" {
+		if cfg.TransactionTimeout <= 0 {
+			cfg.TransactionTimeout = 30 * time.Second
+		}
+		opts = append(opts, kgo.TransactionalID(cfg.TransactionalID), kgo.TransactionTimeout(cfg.TransactionTimeout))
+	}
+	cl, err := kgo.NewClient(append(opts, cfg.ClientOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("topic sink: %w", err)
 	}
-	return &Sink{cfg: cfg, cl: cl}, nil
+	return &Sink{cfg: cfg, cl: cl, txn: cfg.PositionsTopic != ""}, nil
 }
 
 // NewTransactional returns an exactly-once sink sharing src's client;
@@ -109,15 +140,19 @@ func NewTransactional(src *topicsrc.Source, cfg Config) (*Sink, error) {
 
 // Delivery implements connect.Sink.
 func (s *Sink) Delivery() connect.Delivery {
-	if s.src != nil {
+	if s.src != nil || s.txn {
 		return connect.ExactlyOnce
 	}
 	return connect.AtLeastOnce
 }
 
 // OpenTask returns, for a transactional sink, the offsets the group
-// committed for the task's partitions: the transactions store them.
+// committed for the task's partitions: the transactions store them. A
+// sink with a positions topic returns the positions stored there.
 func (s *Sink) OpenTask(ctx context.Context, task connect.TaskID) (engine.Positions, error) {
+	if s.txn {
+		return s.openPositions(ctx, task)
+	}
 	if s.src == nil {
 		return nil, nil
 	}
@@ -181,11 +216,8 @@ func (s *Sink) Write(ctx context.Context, _ connect.TaskID, recs []*connect.Reco
 var explicitCtx = context.WithValue(context.Background(), explicit{}, true)
 
 func (s *Sink) write(ctx context.Context, recs []*connect.Record, toEach bool) error {
-	if s.src != nil && !s.inTxn {
-		if err := s.src.Session().Begin(); err != nil {
-			return fmt.Errorf("topic sink: beginning a transaction: %w", err)
-		}
-		s.inTxn = true
+	if err := s.begin(); err != nil {
+		return err
 	}
 	cl := s.client()
 	for i, r := range recs {
@@ -282,10 +314,32 @@ func (s *Sink) firstErr() error {
 	return s.err
 }
 
+// begin begins a transaction, for a transactional sink outside one.
+func (s *Sink) begin() error {
+	if s.inTxn || (s.src == nil && !s.txn) {
+		return nil
+	}
+	var err error
+	if s.src != nil {
+		err = s.src.Session().Begin()
+	} else {
+		err = s.cl.BeginTransaction()
+	}
+	if err != nil {
+		return fmt.Errorf("topic sink: beginning a transaction: %w", err)
+	}
+	s.inTxn = true
+	return nil
+}
+
 // Commit waits for every record to be acknowledged; a transactional sink
 // commits its transaction with the consumed offsets, and returns
-// connect.ErrAborted when a rebalance forced an abort.
-func (s *Sink) Commit(ctx context.Context, _ connect.Checkpoint) error {
+// connect.ErrAborted when a rebalance forced an abort. A sink with a
+// positions topic commits its transaction with cp's positions.
+func (s *Sink) Commit(ctx context.Context, cp connect.Checkpoint) error {
+	if s.txn {
+		return s.commitPositions(ctx, cp)
+	}
 	if s.src == nil {
 		if err := s.cl.Flush(ctx); err != nil {
 			return err
@@ -348,13 +402,19 @@ func (s *Sink) takeErr() error {
 // stay in the open transaction, which the runtime commits or aborts.
 func (s *Sink) CloseTask(context.Context, connect.TaskID) error { return nil }
 
-// Close flushes and closes an at-least-once sink's client; a
-// transactional sink's client is closed by its source.
+// Close flushes and closes an at-least-once sink's client, and aborts the
+// open transaction of a sink with a positions topic; a transactional
+// sink's client is closed by its source.
 func (s *Sink) Close(ctx context.Context) error {
-	if s.cl != nil {
-		err := s.cl.Flush(ctx)
-		s.cl.Close()
-		return err
+	if s.cl == nil {
+		return nil
 	}
-	return nil
+	var err error
+	if s.txn && s.inTxn {
+		err = errors.Join(s.cl.AbortBufferedRecords(ctx), s.cl.EndTransaction(ctx, kgo.TryAbort))
+	} else {
+		err = s.cl.Flush(ctx)
+	}
+	s.cl.Close()
+	return err
 }
