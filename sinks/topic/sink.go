@@ -61,8 +61,8 @@ type Config struct {
 	// writer's open transaction holds back what OpenTask reads) under
 	// the key PositionsKey + "/" + task. Set by the pipelines' runtime
 	// for a stage whose source is not a topic.
-	PositionsTopic string `yaml:"-"`
-	PositionsKey   string `yaml:"-"`
+	PositionsTopic string    `yaml:"-"`
+	PositionsKey   string    `yaml:"-"`
 	ClientOptions  []kgo.Opt `yaml:"-"`
 }
 
