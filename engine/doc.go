@@ -47,6 +47,15 @@
 // aggregations are Count, Sum, Min, Max, Avg, CountDistinct, Reduce, or any
 // Agg.
 //
+// At the end of a bounded input the windows a watermark has not closed
+// stay open, for a later run. A run may close them instead, as Flink's
+// batch mode does: Task.CloseWindows closes every open window as if the
+// watermark had gone to +∞, and leaves the watermark at the end of the
+// last one (plus the grace), so that a later run finds records for those
+// windows late and opens windows for later times. Across a KeyBy the end
+// travels as end markers (Task.ClosingMarkers): a task of the next stage
+// closes its windows as it reads the end of its last upstream task.
+//
 // # State
 //
 // A task's state is its windows (and their watermarks). Task.Snapshot

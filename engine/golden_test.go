@@ -63,9 +63,11 @@ import (
 //	                          (value defaults to 1; offsets count per partition)
 //	watermark <ms>            Task.AdvanceWatermark
 //	close                     watermark to the end of time
+//	end                       Task.CloseWindows (the end of a bounded input)
 //	tick <ms>                 Task.Tick (wall clock)
 //	restart                   Snapshot, a new task of the same graph, Restore
 //	metrics                   the task's counters
+//	windows                   the open windows (per key), and those the end closed
 //	stages                    Graph.Stages
 //
 // After each command the outputs are printed, output by output in name
@@ -269,6 +271,8 @@ func (h *goldenHarness) command(line string) []string {
 		err = h.d.Watermark(num())
 	case "close":
 		err = h.d.Close()
+	case "end":
+		err = h.d.End()
 	case "tick":
 		err = h.d.Tick(num())
 	case "restart":
@@ -277,6 +281,8 @@ func (h *goldenHarness) command(line string) []string {
 		m := h.d.Task().Metrics()
 		extra = append(extra, fmt.Sprintf("in=%d out=%d late=%d skipped=%d dead=%d wm=%s",
 			m.In.Load(), m.Out.Load(), m.Late.Load(), m.Skipped.Load(), m.DeadLettered.Load(), fmtMillis(m.Watermark.Load())))
+	case "windows":
+		extra = append(extra, fmt.Sprintf("open=%d closed=%d", h.d.Task().OpenWindows(), h.d.Task().Metrics().Closed.Load()))
 	case "stages":
 		stages, serr := h.g.Stages()
 		if serr != nil {

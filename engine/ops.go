@@ -263,13 +263,19 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 		return func(raw *Raw) {
 			if h := len(raw.Headers); h > 0 && raw.Headers[h-1].Key == HeaderWatermark {
 				v := raw.Headers[h-1].Value
-				if task, ok := decodeIdle(v); ok {
+				if task, ok := decodeEnd(v); ok {
+					t.upstreamEnded(Input{Stream: n.sinkName, Partition: task}, raw.Pos)
+				} else if task, ok := decodeIdle(v); ok {
+					in := Input{Stream: n.sinkName, Partition: task}
+					t.ends.note(in)
 					for _, c := range t.clocked {
-						c.idleInput(Input{Stream: n.sinkName, Partition: task})
+						c.idleInput(in)
 					}
 				} else if task, wm, ok := decodeOrigin(v); ok {
+					in := Input{Stream: n.sinkName, Partition: task}
+					t.ends.note(in)
 					for _, c := range t.clocked {
-						c.observeInput(Input{Stream: n.sinkName, Partition: task}, wm)
+						c.observeInput(in, wm)
 					}
 				}
 				return
@@ -280,6 +286,7 @@ func KeyByWith[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2
 			if h := len(raw.Headers); h > 0 && raw.Headers[h-1].Key == HeaderOrigin {
 				if task, wm, ok := decodeOrigin(raw.Headers[h-1].Value); ok {
 					t.origin = origin{true, Input{Stream: n.sinkName, Partition: task}, wm}
+					t.ends.note(t.origin.in)
 				}
 				scratch.Headers = raw.Headers[:h-1]
 			}
@@ -302,7 +309,10 @@ type keyBySend struct {
 // Headers of records in repartition topics. HeaderOrigin is on every
 // record: the writing task and its watermark then; HeaderWatermark makes a
 // marker record, which carries only that. Both are "task\x00watermark" in
-// decimal.
+// decimal; a marker may instead say "task\x00idle" (the task read nothing
+// lately: do not wait for it until its next record; Task.Markers) or
+// "task\x00end" (the task's input ended and it writes nothing more in
+// this run; Task.ClosingMarkers). Readers ignore markers they do not know.
 const (
 	HeaderOrigin    = "runnel.origin"
 	HeaderWatermark = "runnel.watermark"
@@ -316,6 +326,20 @@ func encodeOrigin(task int32, wm int64) []byte {
 // encodeIdle is the value of an idle marker: "task\x00idle".
 func encodeIdle(task int32) []byte {
 	return append(strconv.AppendInt(nil, int64(task), 10), "\x00idle"...)
+}
+
+// encodeEnd is the value of an end marker: "task\x00end".
+func encodeEnd(task int32) []byte {
+	return append(strconv.AppendInt(nil, int64(task), 10), "\x00end"...)
+}
+
+func decodeEnd(b []byte) (int32, bool) {
+	s, ok := strings.CutSuffix(string(b), "\x00end")
+	if !ok {
+		return 0, false
+	}
+	task, err := strconv.ParseInt(s, 10, 32)
+	return int32(task), err == nil
 }
 
 func decodeIdle(b []byte) (int32, bool) {

@@ -169,6 +169,31 @@ func (w *sessionWindows[K, V, A, R]) tick(now int64) {
 	w.fire()
 }
 
+// closeAll closes every open session: the watermark goes to the end of
+// the last one plus the grace, the least that closes them all.
+func (w *sessionWindows[K, V, A, R]) closeAll(at *Pos) int {
+	n, to := 0, w.wm.current
+	for _, ss := range w.byKey {
+		n += len(ss)
+		for _, s := range ss {
+			to = max(to, s.end+w.spec.Grace)
+		}
+	}
+	w.pos = at
+	w.wm.settle(to)
+	w.fire()
+	w.pos = nil
+	return n
+}
+
+func (w *sessionWindows[K, V, A, R]) openWindows() int {
+	n := 0
+	for _, ss := range w.byKey {
+		n += len(ss)
+	}
+	return n
+}
+
 func (w *sessionWindows[K, V, A, R]) advance(wm int64) {
 	w.pos = nil
 	if wm > w.wm.current {

@@ -132,6 +132,24 @@ func (w *slidingWindows[K, V, A, R]) tick(now int64) {
 	w.fire()
 }
 
+// closeAll fires every open window: the watermark goes to the end of the
+// last one plus the grace, the least that closes them all. The values a
+// later record's window may reach back to stay (prune).
+func (w *slidingWindows[K, V, A, R]) closeAll(at *Pos) int {
+	to := w.wm.current
+	for _, it := range w.queue {
+		to = max(to, it.end+w.spec.Grace)
+	}
+	n := len(w.pendingSet)
+	w.pos = at
+	w.wm.settle(to)
+	w.fire()
+	w.pos = nil
+	return n
+}
+
+func (w *slidingWindows[K, V, A, R]) openWindows() int { return len(w.pendingSet) }
+
 func (w *slidingWindows[K, V, A, R]) advance(wm int64) {
 	w.pos = nil
 	if wm > w.wm.current {

@@ -75,6 +75,9 @@ type Metrics struct {
 	Late         atomic.Int64 // records that arrived after their windows closed
 	Skipped      atomic.Int64 // records dropped by the Skip policy
 	DeadLettered atomic.Int64 // records sent to the dead-letter output
+	// Closed counts the windows (one per key and window) closed by the
+	// end of the input: CloseWindows, or every upstream task's end.
+	Closed atomic.Int64
 	// Watermark is the lowest watermark of the task's windows, Unix ms,
 	// or math.MinInt64 before any.
 	Watermark atomic.Int64
@@ -100,6 +103,8 @@ type Task struct {
 	origin origin
 	// keyBys are the stage's repartition writers, for Markers.
 	keyBys []*keyBySend
+	// ends are the upstream tasks whose end markers the task read.
+	ends ends
 	// The entry of the last source processed; the watermark last
 	// published, and the records written since the last publish: the
 	// metrics are published once per call, not once per record (atomic
@@ -130,6 +135,12 @@ type clocked interface {
 	idleInput(in Input)
 	// expect makes an input hold the watermark back from the start.
 	expect(in Input)
+	// closeAll closes every open window, at the end of the input (see
+	// Task.CloseWindows); their results carry the position at (nil:
+	// none). It returns how many it closed.
+	closeAll(at *Pos) int
+	// openWindows returns how many windows are open (one per key).
+	openWindows() int
 }
 
 // stater is an operator with state.
@@ -271,6 +282,7 @@ func (t *Task) entry(source string) (func(*Raw), error) {
 // until each of them has shown progress (or gone idle), so that records of
 // an upstream task that starts late are not late.
 func (t *Task) ExpectUpstreams(n int) {
+	t.ends.expected = int32(n)
 	for _, name := range t.recvs {
 		for i := 0; i < n; i++ {
 			for _, c := range t.clocked {
@@ -313,6 +325,24 @@ func (t *Task) EndMarkers() []Marker {
 			k.idle = true
 			ms = append(ms, Marker{k.output, &Raw{Time: wm, Headers: []Header{{HeaderWatermark, encodeIdle(t.id)}}}})
 		}
+	}
+	return ms
+}
+
+// ClosingMarkers returns the markers of a task whose input ended in a run
+// that closes windows (CloseWindows): those of EndMarkers, then an end
+// marker for each KeyBy. An end marker promises that the task writes
+// nothing more to the repartition topic in this run. It moves no
+// watermark by itself (the writer's last watermark, or its idleness, is
+// what EndMarkers said): a reading task that has read the end marker of
+// every upstream task (ExpectUpstreams) closes its windows there, as if
+// its watermark had gone to +∞ (see CloseWindows), the way Flink's
+// channels end with the maximum watermark. A task sends them only once
+// its own windows are closed, since a window left open may still write.
+func (t *Task) ClosingMarkers() []Marker {
+	ms := t.EndMarkers()
+	for _, k := range t.keyBys {
+		ms = append(ms, Marker{k.output, &Raw{Time: k.wm.current, Headers: []Header{{HeaderWatermark, encodeEnd(t.id)}}}})
 	}
 	return ms
 }
@@ -368,6 +398,116 @@ func (t *Task) AdvanceWatermark(wm int64) error {
 	}
 	t.publishWatermark()
 	return t.err
+}
+
+// CloseWindows closes every open window of the task as if its watermark
+// had gone to +∞: the end of a bounded input in a run that closes its
+// windows (Flink's batch mode does so at the end of every bounded input).
+// Windows emitting final results write them; sessions close; late
+// records are counted as usual. The watermark then stands at the end of
+// the last window closed plus its grace (or stays, with none open): in a
+// later run, records for the closed windows are late, as after any
+// watermark past them, and records for later windows open new ones. at
+// is the position the results carry: the task's position at the end of
+// its input, so that a sink that already holds them skips them when the
+// input is read again (the zero Pos: none).
+func (t *Task) CloseWindows(at Pos) error {
+	var p *Pos
+	if at != (Pos{}) {
+		p = &at
+	}
+	t.closeAll(p)
+	t.publishWatermark()
+	return t.err
+}
+
+func (t *Task) closeAll(at *Pos) {
+	for _, c := range t.clocked {
+		if n := c.closeAll(at); n > 0 {
+			t.metrics.Closed.Add(int64(n))
+		}
+	}
+}
+
+// OpenWindows returns how many windows of the task are open, one per key
+// and window.
+func (t *Task) OpenWindows() int {
+	n := 0
+	for _, c := range t.clocked {
+		n += c.openWindows()
+	}
+	return n
+}
+
+// UpstreamsEnded reports whether the task, of a stage after a KeyBy, has
+// read the end marker (ClosingMarkers) of every upstream task since it
+// was made: its input is finished for this run, and its windows closed
+// as it read the last of them. Ends are not part of the snapshot: a task
+// restored part-way through them waits for them again (a later run
+// brings new ones), and leaves its windows open meanwhile.
+func (t *Task) UpstreamsEnded() bool { return t.ends.all(t.recvs) }
+
+// ends tracks the upstream tasks of a stage after a KeyBy that ended.
+type ends struct {
+	// expected is the number of upstream tasks (ExpectUpstreams); 0:
+	// the ones seen.
+	expected int32
+	// seen maps an upstream task to whether its end marker was read
+	// since its last record; with expected set, only ends are noted.
+	seen map[Input]bool
+}
+
+// note notes a record or marker of an upstream task other than an end:
+// one that ended writes again in a later run.
+func (e *ends) note(in Input) {
+	if e.expected > 0 && len(e.seen) == 0 {
+		return
+	}
+	if ended, ok := e.seen[in]; ended || (!ok && e.expected == 0) {
+		if e.seen == nil {
+			e.seen = map[Input]bool{}
+		}
+		e.seen[in] = false
+	}
+}
+
+func (e *ends) end(in Input) {
+	if e.seen == nil {
+		e.seen = map[Input]bool{}
+	}
+	e.seen[in] = true
+}
+
+// all reports whether every upstream task of the streams recvs ended.
+func (e *ends) all(recvs []string) bool {
+	if len(recvs) == 0 || len(e.seen) == 0 {
+		return false
+	}
+	if e.expected == 0 {
+		for _, ended := range e.seen {
+			if !ended {
+				return false
+			}
+		}
+		return true
+	}
+	for _, name := range recvs {
+		for i := int32(0); i < e.expected; i++ {
+			if !e.seen[Input{Stream: name, Partition: i}] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// upstreamEnded notes the end marker of an upstream task, read at pos;
+// with every upstream task ended, the task's windows close there.
+func (t *Task) upstreamEnded(in Input, pos Pos) {
+	t.ends.end(in)
+	if t.ends.all(t.recvs) {
+		t.closeAll(&pos)
+	}
 }
 
 func (t *Task) publishWatermark() {

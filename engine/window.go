@@ -377,6 +377,19 @@ func (w *watermarks) tick(now int64) int64 {
 	return w.recompute()
 }
 
+// settle moves the watermark to at least to, for the end of a bounded
+// input (closeAll): to closes exactly the windows that were open. The
+// inputs then hold the watermark back again, each at its own: idleness
+// is about a live input, and a later run starts live.
+func (w *watermarks) settle(to int64) {
+	if to > w.current {
+		w.current = to
+	}
+	for i := range w.inputs {
+		w.inputs[i].Idle = false
+	}
+}
+
 // watermarkState is the snapshot of a watermarks.
 type watermarkState struct {
 	Current int64            `json:"current"`
@@ -485,6 +498,29 @@ func (w *alignedWindows[K, V, A, R]) tick(now int64) {
 	w.pos = nil
 	w.wm.tick(now)
 	w.fire()
+}
+
+// closeAll fires every open window: the watermark goes to the end of the
+// last one plus the grace, the least that closes them all.
+func (w *alignedWindows[K, V, A, R]) closeAll(at *Pos) int {
+	n, to := 0, w.wm.current
+	for _, win := range w.open {
+		n += len(win.entries)
+		to = max(to, win.end+w.spec.Grace)
+	}
+	w.pos = at
+	w.wm.settle(to)
+	w.fire()
+	w.pos = nil
+	return n
+}
+
+func (w *alignedWindows[K, V, A, R]) openWindows() int {
+	n := 0
+	for _, win := range w.open {
+		n += len(win.entries)
+	}
+	return n
 }
 
 func (w *alignedWindows[K, V, A, R]) advance(wm int64) {

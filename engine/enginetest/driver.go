@@ -1,8 +1,10 @@
 // Package enginetest runs an engine graph deterministically, for tests:
 // feed records and watermarks to its sources, read what reaches its
-// outputs. The whole graph runs as one local task (KeyBy only sets keys),
-// synchronously: after Send returns, every output the record caused is
-// readable.
+// outputs. New runs the whole graph as one local task (KeyBy only sets
+// keys); NewStage runs one stage of it as the runtime does distributed, so
+// that tests can carry the repartition records and markers of one stage's
+// tasks to the next stage's (Forward). Both run synchronously: after Send
+// returns, every output the record caused is readable.
 package enginetest
 
 import (
@@ -31,6 +33,45 @@ func New(g *engine.Graph) (*Driver, error) {
 	}
 	d.task = t
 	return d, nil
+}
+
+// NewStage instantiates stage stage of g as the task id, the way the
+// runtime runs it: a KeyBy of the stage writes its repartition output
+// (readable with Output, and carried to the next stage with Forward), and
+// a stage after a KeyBy reads that output as its source, expecting
+// upstreams writers (Task.ExpectUpstreams; 0: those it sees).
+func NewStage(g *engine.Graph, stage int, id int32, upstreams int) (*Driver, error) {
+	d := &Driver{outputs: map[string][]*engine.Raw{}, offsets: map[string]int64{}}
+	t, err := g.NewTask(stage, id, engine.OutputFunc(func(out string, r *engine.Raw) {
+		c := *r // the task reuses r
+		d.outputs[out] = append(d.outputs[out], &c)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	if upstreams > 0 {
+		t.ExpectUpstreams(upstreams)
+	}
+	d.task = t
+	return d, nil
+}
+
+// Forward feeds recs, records a stage wrote to its repartition output
+// named output (Output) and markers (Task.Markers, EndMarkers,
+// ClosingMarkers), to d's task, which reads that output, in order, as
+// partition 0 of it at d's next offsets.
+func (d *Driver) Forward(output string, recs ...*engine.Raw) error {
+	for _, r := range recs {
+		id := output + "/0"
+		off := d.offsets[id]
+		d.offsets[id] = off + 1
+		c := *r
+		c.Pos = engine.Pos{Input: engine.Input{Stream: output}, Offset: off, Next: off + 1}
+		if err := d.task.Process(output, &c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Task returns the driven task (for Snapshot, Restore, Metrics).
@@ -64,6 +105,10 @@ func (d *Driver) Watermark(ts int64) error { return d.task.AdvanceWatermark(ts) 
 // Close moves the watermarks to the end of time, closing every window, as
 // at the end of a bounded input.
 func (d *Driver) Close() error { return d.task.AdvanceWatermark(math.MaxInt64) }
+
+// End closes every open window, as at the end of a bounded input in a run
+// that closes them (Task.CloseWindows).
+func (d *Driver) End() error { return d.task.CloseWindows(engine.Pos{}) }
 
 // Tick gives the task the wall clock, for idle inputs.
 func (d *Driver) Tick(now int64) error { return d.task.Tick(now) }
