@@ -54,6 +54,24 @@
 // a crash between the snapshot and the sink's commit finds the previous
 // one. Because the snapshot is looked up by the sink's positions, state and
 // output never disagree, whatever the sink.
+//
+// # The end of a bounded input
+//
+// At the end of a bounded input (ErrEndOfInput) the runtime commits and
+// stops; windows the watermark has not closed stay in the state, for a
+// later run. With StageConfig.CloseWindows it closes them (Flink's batch
+// mode does the same): their results and the state without them must
+// then be committed together with positions no other commit of the task
+// had, or a crash between the state's save and the sink's commit would
+// leave two snapshots at the same positions with nothing to tell which
+// one the sink's output matches. So a stage reading the pipeline's input
+// closes a task's windows in the first checkpoint that commits the task
+// at its end: at the end of the input, or earlier when the source tells
+// (Ender), and puts regular checkpoints off while a source that cannot
+// tell has work to commit. A stage after a KeyBy closes in the task, as it
+// reads its upstream tasks' end markers, which are records with positions
+// of their own. A task committed at its end with windows open (by an
+// earlier run without CloseWindows) keeps them open: the runtime says so.
 package connect
 
 import (
@@ -141,6 +159,18 @@ type Source interface {
 // later than the others does not find its windows closed.
 type InputLister interface {
 	Inputs(task TaskID) []engine.Input
+}
+
+// Ender is implemented by a bounded source that can tell, task by task,
+// when a task has read everything the run reads (a topic source after
+// StopAtEnd: every partition of the task read up to where the run ends).
+// AtEnd must never report an end early: the task's windows close then
+// (StageConfig.CloseWindows). Reporting it late is safe: the windows close
+// at the end of the input, or stay open when a checkpoint committed the
+// task's end first. The runtime calls it with its own lock held, between
+// Polls.
+type Ender interface {
+	AtEnd(task TaskID) bool
 }
 
 // Skipper is implemented by a source that can tell when records of its

@@ -65,7 +65,14 @@ type StageConfig struct {
 	// it Run gives up with ErrStopTimeout, saying what it did not commit
 	// (the next run processes it again). Default 30s.
 	StopTimeout time.Duration
-	Logger      *slog.Logger
+	// CloseWindows closes the stage's windows at the end of a bounded
+	// input (ErrEndOfInput), in the commit of the input's last records,
+	// instead of leaving them open for a later run (see "The end of a
+	// bounded input" in the package doc). A stage after a KeyBy closes
+	// when it has read the end of every upstream task (Upstreams), and a
+	// stage writing a KeyBy then says it ended (engine.Task.ClosingMarkers).
+	CloseWindows bool
+	Logger       *slog.Logger
 }
 
 // ErrStopTimeout is returned by Run when a stop did not finish committing
@@ -82,6 +89,9 @@ type Stats struct {
 	Late         int64
 	Skipped      int64
 	DeadLettered int64
+	// Closed counts the windows (per key) closed by the end of the input
+	// (StageConfig.CloseWindows).
+	Closed int64
 	// Deleted counts the records of the input that were deleted before
 	// the stage read them (a Skipper source): lost to retention.
 	Deleted int64
@@ -142,6 +152,8 @@ type task struct {
 	ahead map[string]engine.Positions
 	// lastRecord is when the task last read a record (or was created).
 	lastRecord time.Time
+	// ended: the task's end markers were sent (at the end of the input).
+	ended bool
 }
 
 // NewRunner checks cfg and returns a runner for it.
@@ -267,7 +279,13 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 				r.ending = true
 				r.mu.Unlock()
 			}
-			return r.stop(work, r.process(work, batches))
+			if err := r.stop(work, r.process(work, batches)); err != nil {
+				return err
+			}
+			if errors.Is(perr, ErrEndOfInput) {
+				r.warnOpen()
+			}
+			return nil
 		case errors.Is(perr, context.DeadlineExceeded):
 		default:
 			return fmt.Errorf("connect: %s: source: %w", r.key, perr)
@@ -283,7 +301,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			return err
 		}
 		if now.Sub(last) >= r.cfg.CheckpointInterval || r.wantsCommit() {
-			if err := r.checkpoint(work); err != nil {
+			if err := r.checkpoint(work, true); err != nil {
 				if ctx.Err() != nil {
 					continue // stopping: the final checkpoint retries
 				}
@@ -300,7 +318,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 func (r *Runner) stop(work context.Context, perr error) error {
 	err := perr
 	if err == nil {
-		err = r.checkpoint(work)
+		err = r.checkpoint(work, false)
 	}
 	if err == nil {
 		return nil
@@ -548,8 +566,9 @@ func (r *Runner) wantsCommit() bool {
 	return false
 }
 
-// checkpoint commits the work of every task that has some.
-func (r *Runner) checkpoint(ctx context.Context) error {
+// checkpoint commits the work of every task that has some. A regular
+// one (the interval, a sink's roll) may be put off (closeAtEndLocked).
+func (r *Runner) checkpoint(ctx context.Context, regular bool) error {
 	// ctx is Run's work context: a stop does not cut a commit short (a
 	// Kafka transaction whose end request was canceled has an outcome
 	// nobody knows, which franz-go rightly refuses to retry as a commit);
@@ -558,10 +577,13 @@ func (r *Runner) checkpoint(ctx context.Context) error {
 	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.checkpointLocked(ctx)
+	return r.checkpointLocked(ctx, regular)
 }
 
-func (r *Runner) checkpointLocked(ctx context.Context) error {
+func (r *Runner) checkpointLocked(ctx context.Context, regular bool) error {
+	if later, err := r.closeAtEndLocked(ctx, regular); later || err != nil {
+		return err
+	}
 	cp := Checkpoint{}
 	for id, t := range r.tasks {
 		if t.dirty {
@@ -581,10 +603,21 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 		if lags == nil {
 			lags = r.cfg.Source.Lag()
 		}
-		idle := r.cfg.IdleTimeout > 0 && !t.dirty && time.Since(t.lastRecord) >= r.cfg.IdleTimeout && lags[id] <= 0
-		ms := t.t.Markers(idle)
-		if r.ending {
-			ms = t.t.EndMarkers()
+		var ms []engine.Marker
+		switch {
+		case t.ended:
+			// Said at the last checkpoint: the source's close revokes
+			// the tasks, which checkpoints again.
+		case r.ending && r.cfg.CloseWindows && t.t.OpenWindows() == 0 && (!r.info.Repartition || t.t.UpstreamsEnded()):
+			// A task says it ended only when nothing of it stays open
+			// to write later: its windows are closed, and after a
+			// KeyBy its own upstream tasks ended.
+			ms, t.ended = t.t.ClosingMarkers(), true
+		case r.ending:
+			ms, t.ended = t.t.EndMarkers(), true
+		default:
+			idle := r.cfg.IdleTimeout > 0 && !t.dirty && time.Since(t.lastRecord) >= r.cfg.IdleTimeout && lags[id] <= 0
+			ms = t.t.Markers(idle)
 		}
 		for _, m := range ms {
 			if b, ok := r.cfg.Sinks[m.Output].(Broadcaster); ok {
@@ -694,6 +727,89 @@ func (r *Runner) checkpointLocked(ctx context.Context) error {
 	}
 	r.checkpoints.Add(1)
 	return nil
+}
+
+// closeAtEndLocked closes, with StageConfig.CloseWindows, the windows of
+// the tasks of a stage reading the pipeline's input that reached the end
+// of it: all of them at the end of the input, and those the source says
+// are at their end (Ender) at any checkpoint. Only a task with work to
+// commit closes: its positions moved, so the snapshot and outputs of the
+// closing are the only ones at them. A task committed at its end with
+// its windows open (an earlier run, or a source that could not tell)
+// cannot close them: state and output at the same positions would differ
+// with nothing to tell which the sink holds, and a crash in between would
+// lose or repeat them. So that this does not happen in the run itself,
+// a regular checkpoint is put off (later is true) while a task has work
+// and the source cannot tell where its tasks end. A stage after a KeyBy
+// closes in its task as it reads its upstream tasks' end markers: a
+// position too.
+//
+// REQUIRES: r.mu
+func (r *Runner) closeAtEndLocked(ctx context.Context, regular bool) (later bool, err error) {
+	if !r.cfg.CloseWindows || !r.info.Stateful || r.info.Repartition {
+		return false, nil
+	}
+	ender, _ := r.cfg.Source.(Ender)
+	for id, t := range r.tasks {
+		switch {
+		case !t.dirty:
+		case r.ending || (ender != nil && ender.AtEnd(id)):
+			r.cur = t
+			err := t.t.CloseWindows(t.endPos())
+			r.cur = nil
+			if err != nil {
+				return false, fmt.Errorf("connect: %s task %d: %w", r.key, id, err)
+			}
+			if err := r.flush(ctx, t); err != nil {
+				return false, err
+			}
+		case regular && ender == nil:
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// endPos is the position the results of closing a task's windows carry:
+// where an input that moved since the last commit ends, so that a sink
+// that committed them before a crash (an exactly-once one ahead of the
+// primary) is not given them again.
+func (t *task) endPos() engine.Pos {
+	ins := slices.SortedFunc(maps.Keys(t.pos), func(a, b engine.Input) int {
+		if c := strings.Compare(a.Stream, b.Stream); c != 0 {
+			return c
+		}
+		return int(a.Partition) - int(b.Partition)
+	})
+	for _, in := range ins {
+		if next := t.pos[in]; next != t.committed[in] {
+			return engine.Pos{Input: in, Offset: next - 1, Next: next}
+		}
+	}
+	return engine.Pos{}
+}
+
+// warnOpen says, at the end of the input of a stage that closes its
+// windows, how many stay open and why.
+func (r *Runner) warnOpen() {
+	if !r.cfg.CloseWindows {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, t := range r.tasks {
+		n += t.t.OpenWindows()
+	}
+	switch {
+	case n == 0:
+	case r.info.Repartition:
+		r.log.Warn("windows stay open at the end of the input: not every upstream task's end was read in this run (another process still writes, or the stage restarted part-way); a later run with close-windows closes them",
+			"windows", n)
+	default:
+		r.log.Warn("windows stay open at the end of the input: the end of their input was committed before they could close (by a run without close-windows, or before the source could tell its end); they close in a run that reads new records",
+			"windows", n)
+	}
 }
 
 // prepareLocked calls Prepare on the sinks that implement Preparer, the
@@ -807,6 +923,7 @@ func (r *Runner) retireLocked(t *task) {
 	g.Late += m.Late.Load()
 	g.Skipped += m.Skipped.Load()
 	g.DeadLettered += m.DeadLettered.Load()
+	g.Closed += m.Closed.Load()
 }
 
 // Assigned implements Assignments: it opens the tasks in every sink and
@@ -908,7 +1025,7 @@ func (r *Runner) Revoked(ctx context.Context, ids []TaskID) {
 	defer cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.checkpointLocked(cctx); err != nil {
+	if err := r.checkpointLocked(cctx, false); err != nil {
 		r.log.Warn("committing before a rebalance; the next owner processes the records again", "err", err)
 	}
 	r.dropLocked(ctx, ids)
@@ -949,6 +1066,7 @@ func (r *Runner) Stats() Stats {
 		s.Late += m.Late.Load()
 		s.Skipped += m.Skipped.Load()
 		s.DeadLettered += m.DeadLettered.Load()
+		s.Closed += m.Closed.Load()
 		wm = min(wm, m.Watermark.Load())
 	}
 	r.stats.Unlock()

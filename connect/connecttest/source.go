@@ -113,9 +113,13 @@ type Source struct {
 	resumes    []Resume
 	delivered  int
 	lag        map[connect.TaskID]int64
+	ending     map[connect.TaskID]bool // SetAtEnd
 }
 
-var _ connect.Source = (*Source)(nil)
+var (
+	_ connect.Source = (*Source)(nil)
+	_ connect.Ender  = (*Source)(nil)
+)
 
 // NewSource returns an empty source noting its calls in j (which may be
 // nil).
@@ -233,6 +237,43 @@ func (s *Source) SetLag(lag map[connect.TaskID]int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lag = lag
+}
+
+// SetAtEnd makes AtEnd report true for each of tasks once it has read
+// everything appended to its inputs, as a bounded source at the end of
+// its run does; the end of Poll's input is still a step of its own
+// (EndOfInput). A source hidden behind a connect.Source (embedded in a
+// struct) is one that cannot tell.
+func (s *Source) SetAtEnd(tasks ...connect.TaskID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ending == nil {
+		s.ending = map[connect.TaskID]bool{}
+	}
+	for _, id := range tasks {
+		s.ending[id] = true
+	}
+}
+
+// AtEnd implements connect.Ender: see SetAtEnd.
+func (s *Source) AtEnd(task connect.TaskID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ending[task] || !s.assigned[task] {
+		return false
+	}
+	for _, in := range s.inputs {
+		if in.Partition != task {
+			continue
+		}
+		from := s.startLocked(in)
+		for _, r := range s.logs[in] {
+			if r.Pos.Offset >= from {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Open implements connect.Source. A source opened again starts over as a
