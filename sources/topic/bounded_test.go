@@ -127,6 +127,54 @@ func TestBoundedEndsAtTransactionMarkers(t *testing.T) {
 	}
 }
 
+// AtEnd says a task is at its end once its partitions are read up to
+// where the bounded run ends, and never before: the runtime closes the
+// task's windows then. An unbounded source never says so.
+func TestBoundedAtEnd(t *testing.T) {
+	t.Parallel()
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "in", 2, nil)
+	produce(t, addr, "in", 1, 0, 3)  // partition 0: 3 records
+	produce(t, addr, "in", 2, 3, 40) // and 40 more in each
+
+	unbounded := newSource(t, topic.Config{Brokers: []string{addr}, Topics: []string{"in"}, Group: "u"})
+	open(t, unbounded, &assignments{})
+	poll(t, unbounded, 83, nil)
+	if unbounded.AtEnd(0) || unbounded.AtEnd(1) {
+		t.Error("an unbounded source says a task is at its end")
+	}
+
+	s := newSource(t, topic.Config{Brokers: []string{addr}, Topics: []string{"in"}, Group: "g", MaxPollRecords: 7})
+	s.StopAtEnd()
+	open(t, s, &assignments{})
+	ctx := brokertest.Context(t)
+	read := map[int32]int{}
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		bs, err := s.Poll(pctx)
+		cancel()
+		for _, b := range bs {
+			read[b.Task] += len(b.Records)
+		}
+		for p, want := range map[int32]int{0: 43, 1: 40} {
+			if s.AtEnd(p) && read[p] != want {
+				t.Fatalf("AtEnd(%d) after %d of its %d records", p, read[p], want)
+			}
+		}
+		switch {
+		case errors.Is(err, connect.ErrEndOfInput):
+			if !s.AtEnd(0) || !s.AtEnd(1) || s.AtEnd(2) {
+				t.Fatalf("at the end of input AtEnd says %t, %t, and %t for a partition it does not have", s.AtEnd(0), s.AtEnd(1), s.AtEnd(2))
+			}
+			return
+		case err != nil && ctx.Err() != nil:
+			t.Fatalf("no end of input after %v records: %v", read, err)
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			t.Fatalf("Poll: %v", err)
+		}
+	}
+}
+
 // A bounded run of a topic that does not exist is an error, not a run
 // that reads nothing and says done.
 func TestBoundedMissingTopic(t *testing.T) {

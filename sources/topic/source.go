@@ -134,6 +134,7 @@ var (
 	_ connect.Source      = (*Source)(nil)
 	_ connect.InputLister = (*Source)(nil)
 	_ connect.Skipper     = (*Source)(nil)
+	_ connect.Ender       = (*Source)(nil)
 )
 
 // StopAtEnd makes Poll return connect.ErrEndOfInput once every partition
@@ -151,6 +152,29 @@ func (s *Source) StopAtEnd() {
 		p.stopAt = -1 // listed again
 	}
 	s.kickLocked()
+}
+
+// AtEnd implements connect.Ender: in a bounded run (StopAtEnd), whether
+// every partition of the task is read up to where the run ends. It says
+// false while that end is not listed yet, and while only transaction
+// markers remain to read: never too early.
+func (s *Source) AtEnd(task connect.TaskID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.bounded {
+		return false
+	}
+	found := false
+	for in, p := range s.parts {
+		if in.Partition != task {
+			continue
+		}
+		if p.stopAt < 0 || p.next < 0 || p.next < p.stopAt {
+			return false
+		}
+		found = true
+	}
+	return found
 }
 
 // New returns a source for cfg; Open connects it.
