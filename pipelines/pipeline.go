@@ -60,6 +60,20 @@ type Options struct {
 	// count starting again once the stage committed a checkpoint (see
 	// RestartStrategy).
 	Restart RestartStrategy
+	// CloseWindows, with Once, closes every window at the end of the
+	// input, as Flink's batch mode does, instead of leaving the windows
+	// the watermark has not closed in the state for a later run: each
+	// open window writes its final result, in the commit of the input's
+	// last records, as if the watermark had gone to +∞. Across a KeyBy
+	// the end travels with the records: a stage closes its windows once
+	// every task of the stage before it ended. Afterwards the watermark
+	// stands at the end of the last window closed, so that in a later run
+	// records for those windows are late (the window's late output, or
+	// dropped), as after any watermark past them, and records for later
+	// windows open new ones. Windows an earlier run left open close in a
+	// run that reads records again (see connect.StageConfig.CloseWindows).
+	// Run refuses it without Once (ErrCloseWindowsNeedsOnce).
+	CloseWindows bool
 	// ClientOptions are added to every franz-go client (TLS, SASL...).
 	ClientOptions []kgo.Opt
 	Logger        *slog.Logger
@@ -343,9 +357,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
+// ErrCloseWindowsNeedsOnce is the error of Options.CloseWindows without
+// Options.Once: only a bounded run has an end to close the windows at.
+var ErrCloseWindowsNeedsOnce = errors.New("pipelines: closing the windows at the end of the input needs a bounded run (Once): a running pipeline's input has no end")
+
 func (p *Pipeline) run(ctx context.Context) error {
 	if err := p.opts.Restart.validate(); err != nil {
 		return err
+	}
+	if p.opts.CloseWindows && !p.opts.Once {
+		return ErrCloseWindowsNeedsOnce
 	}
 	stages, err := p.g.Stages()
 	if err != nil {
@@ -491,7 +512,7 @@ func (p *Pipeline) buildStage(rt *runtime, store *kafkastate.Store, i int, st en
 	cfg := connect.StageConfig{
 		Graph: p.g, Stage: i, Source: src, Sinks: byName, Primary: primary,
 		CheckpointInterval: p.opts.CheckpointInterval, StopTimeout: p.opts.StopTimeout, Logger: p.opts.Logger,
-		Upstreams: int(rt.partitions),
+		Upstreams: int(rt.partitions), CloseWindows: p.opts.CloseWindows,
 	}
 	if st.Stateful {
 		cfg.State = store

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/internal/brokertest"
 	"github.com/runnel-io/runnel/pipelines"
@@ -180,21 +182,34 @@ func TestWindowToFileExactlyOnce(t *testing.T) {
 	checkCounts(t, dir, want)
 }
 
-func TestOnceStopsAtTheEnd(t *testing.T) {
-	addr := startBroker(t)
+// onceClicks creates the topic clicks with 2 partitions and writes 500
+// clicks to it, one every 100ms from 0 to 49.9s, keyed by user (5 users,
+// so both partitions hold clicks up to 49.5s at least), on 3 pages.
+func onceClicks(t *testing.T, addr string) []click {
+	t.Helper()
 	createTopic(t, addr, "clicks", 2)
-	dir := t.TempDir()
+	return produceClicks(t, addr, 0, 500, 0)
+}
+
+// produceClicks writes n clicks, i from `from`, at i*100+shift ms.
+func produceClicks(t *testing.T, addr string, from, n int, shift int64) []click {
+	t.Helper()
 	var clicks []click
 	var recs []*kgo.Record
-	for i := 0; i < 500; i++ {
-		c := click{User: fmt.Sprint("u", i%5), Page: fmt.Sprint("/p", i%3), TS: int64(i) * 100}
+	for i := from; i < from+n; i++ {
+		c := click{User: fmt.Sprint("u", i%5), Page: fmt.Sprint("/p", i%3), TS: int64(i)*100 + shift}
 		clicks = append(clicks, c)
 		v, _ := json.Marshal(c)
 		recs = append(recs, &kgo.Record{Topic: "clicks", Key: []byte(c.User), Value: v})
 	}
 	produce(t, addr, recs...)
-	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond, Once: true})
-	pageCounts(p, dir)
+	return clicks
+}
+
+// runOnce runs p with Once until it stops by itself, and returns its
+// stages' stats.
+func runOnce(t *testing.T, p *pipelines.Pipeline) []connect.Stats {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := p.Run(ctx); err != nil {
@@ -203,17 +218,22 @@ func TestOnceStopsAtTheEnd(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatal("Run did not stop by itself")
 	}
-	// Windows the watermark passed are written; the last ones stay open
-	// in the state for a later run.
-	want := expectedCounts(clicks, 500*100-10000)
-	got := map[engine.WindowKey[string]]int64{}
-	for _, r := range readRows(t, dir) {
-		got[r.Key] = r.Count
-	}
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("%+v: got %d, want %d", k, got[k], n)
-		}
+	return p.Stats()
+}
+
+func TestOnceStopsAtTheEnd(t *testing.T) {
+	addr := startBroker(t)
+	clicks := onceClicks(t, addr)
+	dir := t.TempDir()
+	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond, Once: true})
+	pageCounts(p, dir)
+	stats := runOnce(t, p)
+	// Windows the watermark passed (both partitions are past 45s, none
+	// at 50s) are written, each once; the last ones, [40s, 50s) and
+	// [45s, 55s), stay open in the state for a later run.
+	checkCounts(t, dir, expectedCounts(clicks, 45000))
+	if n := stats[1].Closed; n != 0 {
+		t.Errorf("%d windows closed at the end of the input without CloseWindows", n)
 	}
 
 	// The repartition topic keeps its records whatever their event time
@@ -239,4 +259,41 @@ func TestOnceStopsAtTheEnd(t *testing.T) {
 	if !purged {
 		t.Errorf("nothing of the repartition topic was deleted: %v", starts)
 	}
+}
+
+// TestOnceCloseWindows: with CloseWindows a bounded run closes every
+// window at the end of its input, across the KeyBy, each written once
+// with its count. A later run finds records for those windows late, and
+// counts later records in windows of their own.
+func TestOnceCloseWindows(t *testing.T) {
+	addr := startBroker(t)
+	clicks := onceClicks(t, addr)
+	dir := t.TempDir()
+	opts := pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond, Once: true, CloseWindows: true}
+	p := pipelines.New("pages", opts)
+	pageCounts(p, dir)
+	stats := runOnce(t, p)
+	want := expectedCounts(clicks, math.MaxInt64)
+	checkCounts(t, dir, want)
+	// The end closed what the watermark had not: [40s, 50s) and
+	// [45s, 55s) of each page.
+	if n := stats[1].Closed; n != 6 {
+		t.Errorf("%d windows closed at the end of the input, want 6", n)
+	}
+
+	// Early clicks fall only in closed windows (late, and dropped: the
+	// window has no late output); clicks from 60s on make windows of
+	// their own, closed at the end of this run too.
+	early := produceClicks(t, addr, 0, 30, 0)     // 0 to 2.9s
+	later := produceClicks(t, addr, 0, 50, 60000) // 60 to 64.9s
+	p = pipelines.New("pages", opts)
+	pageCounts(p, dir)
+	stats = runOnce(t, p)
+	if stats[0].In != int64(len(early)+len(later)) || stats[1].Late != int64(len(early)) {
+		t.Errorf("the second run read %d clicks and found %d late, want %d and %d", stats[0].In, stats[1].Late, len(early)+len(later), len(early))
+	}
+	for k, n := range expectedCounts(later, math.MaxInt64) {
+		want[k] += n
+	}
+	checkCounts(t, dir, want)
 }

@@ -24,6 +24,9 @@ import (
 type LoadOptions struct {
 	// Once makes every pipeline of the file a batch job (Options.Once).
 	Once bool
+	// CloseWindows closes every window at the end of the input
+	// (Options.CloseWindows); it needs Once.
+	CloseWindows bool
 	// LookupEnv resolves ${NAME} in the file (default os.LookupEnv).
 	LookupEnv func(string) (string, bool)
 	Logger    *slog.Logger
@@ -60,6 +63,9 @@ func LoadFile(path string, o LoadOptions) (*File, error) {
 
 // Parse is LoadFile of a file's content; path names it in messages.
 func Parse(path string, data []byte, o LoadOptions) (*File, error) {
+	if o.CloseWindows && !o.Once {
+		return nil, ErrCloseWindowsNeedsOnce
+	}
 	if o.LookupEnv == nil {
 		o.LookupEnv = os.LookupEnv
 	}
@@ -298,7 +304,7 @@ func (l *loader) load(doc *yaml.Node) *File {
 			}
 		}
 	}
-	opts := Options{DataDir: f.DataDir, Brokers: f.Bootstrap, Once: l.opts.Once, Logger: l.opts.Logger}
+	opts := Options{DataDir: f.DataDir, Brokers: f.Bootstrap, Once: l.opts.Once, CloseWindows: l.opts.CloseWindows, Logger: l.opts.Logger}
 	var dur = func(name string) time.Duration {
 		if n := field(root, name); n != nil {
 			d, _ := time.ParseDuration(n.Value)

@@ -2,6 +2,7 @@ package pipelines_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,4 +121,16 @@ func quietLogger() *slog.Logger {
 		return slog.Default()
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Closing the windows at the end of the input needs a bounded run, in
+// the DSL and in a file.
+func TestCloseWindowsNeedsOnce(t *testing.T) {
+	p := pipelines.New("p", pipelines.Options{CloseWindows: true, Logger: quietLogger()})
+	if err := p.Run(context.Background()); !errors.Is(err, pipelines.ErrCloseWindowsNeedsOnce) {
+		t.Errorf("Run: %v, want ErrCloseWindowsNeedsOnce", err)
+	}
+	if _, err := pipelines.Parse("p.yaml", []byte("pipelines: {}\n"), pipelines.LoadOptions{CloseWindows: true}); !errors.Is(err, pipelines.ErrCloseWindowsNeedsOnce) {
+		t.Errorf("Parse: %v, want ErrCloseWindowsNeedsOnce", err)
+	}
 }
