@@ -24,11 +24,12 @@ import (
 
 // runConfig is what "runnel run" does; tests fill it directly.
 type runConfig struct {
-	File     string
-	Once     bool
-	Interval time.Duration // 0: 1s on a terminal, 10s otherwise
-	Quiet    bool
-	LogLevel string
+	File         string
+	Once         bool
+	CloseWindows bool          // with Once
+	Interval     time.Duration // 0: 1s on a terminal, 10s otherwise
+	Quiet        bool
+	LogLevel     string
 }
 
 func newRunCmd() *cobra.Command {
@@ -53,6 +54,20 @@ the next run processes again. A second signal kills the process at once. With --
 pipeline processes what its inputs hold when it starts, commits and stops:
 batch jobs and tests.
 
+A --once run leaves open the windows its watermark has not closed (the
+last ones, and those of a partition the run saw little of): their
+records are in the state, and a later run adds to them and closes them.
+With --close-windows it closes them instead, as Flink's batch mode does
+at the end of a bounded input: every open window writes its result, in
+the commit of the input's last records, as if the watermark had gone to
+the end of time (across a key_by, once every task of the stage before it
+is done). What this means for a later run: the windows stay closed, and
+records that arrive for them are late (the window's late output, or
+dropped), however much grace the window has; records for later windows
+open new ones. Windows an earlier run left open close too, except
+those before any key_by: they close only in a run that reads new
+records. --close-windows needs --once.
+
 While the pipelines run, run shows their progress every --interval: on a
 terminal a table redrawn in place, otherwise one line per pipeline:
 records in and out, in total and per second, the lag (records of the
@@ -60,7 +75,7 @@ inputs not yet read), the watermark (the event time up to which windows
 are complete) and the records that came too late for their window. The
 IN counts the records a pipeline read, OUT those its last stage wrote (a
 key_by starts a stage that reads what the stage before it wrote).
-A summary follows at the end.
+A summary follows at the end, with the windows --close-windows closed.
 
 A stage that fails (a database or broker away) restarts from its last
 checkpoint as the file's restart settings say: by default for ever,
@@ -71,6 +86,7 @@ The pipelines' logs go to stderr as text (log/slog), at --log-level and
 above.`,
 		Example: "  runnel run pipeline.yaml\n" +
 			"  runnel run --once nightly.yaml\n" +
+			"  runnel run --once --close-windows finished-data.yaml\n" +
 			"  runnel run pipeline.yaml --interval 30s --log-level info > progress.log",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
@@ -87,6 +103,7 @@ above.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&cfg.Once, "once", false, "process what the inputs hold, then stop (batch jobs, tests)")
+	f.BoolVar(&cfg.CloseWindows, "close-windows", false, "with --once: close every window at the end of the input; later records for them are late")
 	f.DurationVar(&cfg.Interval, "interval", 0, "show the progress this often (default 1s on a terminal, 10s otherwise)")
 	f.BoolVarP(&cfg.Quiet, "quiet", "q", false, "show no progress, only the summary at the end")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
@@ -97,6 +114,9 @@ above.`,
 // ctx ends. unnotify stops catching signals, so that a second one kills
 // the process.
 func runFile(ctx context.Context, unnotify func(), stdout, stderr io.Writer, cfg runConfig) error {
+	if cfg.CloseWindows && !cfg.Once {
+		return errors.New("--close-windows needs --once: a running pipeline's input has no end to close the windows at")
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", cfg.LogLevel)
@@ -120,7 +140,7 @@ func runFile(ctx context.Context, unnotify func(), stdout, stderr io.Writer, cfg
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	f, err := pipelines.LoadFile(cfg.File, pipelines.LoadOptions{Once: cfg.Once, LookupEnv: os.LookupEnv, Logger: logger})
+	f, err := pipelines.LoadFile(cfg.File, pipelines.LoadOptions{Once: cfg.Once, CloseWindows: cfg.CloseWindows, LookupEnv: os.LookupEnv, Logger: logger})
 	var ps spec.Problems
 	switch {
 	case errors.As(err, &ps):
@@ -232,7 +252,8 @@ func roundElapsed(d time.Duration) time.Duration {
 	return d.Round(10 * time.Millisecond)
 }
 
-// writeSummary prints the counts of each pipeline at the end of a run.
+// writeSummary prints the counts of each pipeline at the end of a run,
+// and the windows the end of the input closed (--close-windows).
 func writeSummary(w io.Writer, stats []pipelines.PipelineStats) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PIPELINE\tIN\tOUT\tLATE\tSKIPPED\tDEAD-LETTERED")
@@ -240,6 +261,9 @@ func writeSummary(w io.Writer, stats []pipelines.PipelineStats) {
 	for _, ps := range stats {
 		t := total(ps)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", ps.Name, t.in, t.out, t.late, t.skipped, t.deadLettered)
+		if t.closed > 0 {
+			lost = append(lost, fmt.Sprintf("pipeline %s: closed %s at the end of the input", ps.Name, counted(t.closed, "window", "windows")))
+		}
 		if t.deleted > 0 {
 			lost = append(lost, fmt.Sprintf("warning: pipeline %s: %s of its input were deleted (retention.ms, retention.bytes or DeleteRecords) before it read them", ps.Name, counted(t.deleted, "record", "records")))
 		}
@@ -255,6 +279,7 @@ func writeSummary(w io.Writer, stats []pipelines.PipelineStats) {
 type totals struct {
 	in, out, late, skipped, deadLettered int64
 	deleted                              int64 // input deleted before it was read
+	closed                               int64 // windows closed by the end of the input
 	lag                                  int64 // -1: no stage knows its lag
 	watermark                            int64 // math.MinInt64: none
 }
@@ -281,6 +306,7 @@ func total(ps pipelines.PipelineStats) totals {
 		t.skipped += s.Skipped
 		t.deadLettered += s.DeadLettered
 		t.deleted += s.Deleted
+		t.closed += s.Closed
 		if s.Lag >= 0 {
 			t.lag = max(t.lag, 0) + s.Lag
 		}

@@ -232,6 +232,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"run", path, "--log-level", "loud"}, "runnel: --log-level \"loud\": want debug, info, warn or error\n"},
 		{[]string{"run", path, "--interval", "-1s"}, "runnel: --interval -1s: want a positive duration, such as 5s\n"},
 		{[]string{"run", path, "--interval", "often"}, "runnel: invalid argument \"often\" for \"--interval\" flag: time: invalid duration \"often\"\nRun 'runnel run --help' for usage.\n"},
+		{[]string{"run", path, "--close-windows"}, "runnel: --close-windows needs --once: a running pipeline's input has no end to close the windows at\n"},
 	} {
 		code, out, errOut := runCLI(t, tc.args...)
 		if code != 1 || out != "" || errOut != tc.want {
@@ -242,7 +243,8 @@ func TestRunUsageErrors(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--help: exit %d", code)
 	}
-	mustContain(t, "run help", out, "--once", "--interval", "--quiet", "--log-level", "SIGINT", "runnel run pipeline.yaml")
+	mustContain(t, "run help", out, "--once", "--close-windows", "--interval", "--quiet", "--log-level", "SIGINT", "runnel run pipeline.yaml",
+		"records that arrive for them are late")
 }
 
 var (
@@ -444,5 +446,110 @@ pipelines:
 	}
 	if stderr.Len() == 0 {
 		t.Error("no error printed")
+	}
+}
+
+// clicksFile is a pipeline file counting the clicks of in/clicks.jsonl
+// under dir per page in tumbling windows of 10s, after a key_by (two
+// stages), to out/counts; late clicks go to out/late.
+func clicksFile(t *testing.T, dir string) string {
+	t.Helper()
+	for _, d := range []string{"in", "out"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return writeFile(t, dir, "clicks.yaml", fmt.Sprintf(`broker: {data_dir: %[1]s/data}
+inputs:
+  clicks: {file: {paths: [%[1]s/in/clicks.jsonl], format: jsonl}}
+outputs:
+  counts: {file: {dir: %[1]s/out/counts}}
+  late: {file: {dir: %[1]s/out/late}}
+pipelines:
+  page-counts:
+    from: clicks
+    steps:
+      - event_time: value.ts
+      - key_by: value.page
+      - name: per-10s
+        window:
+          tumbling: 10s
+          aggregate: {views: count()}
+          late: late
+      - map: {page: value.key, start: value.start, views: value.views}
+      - to: counts
+`, dir))
+}
+
+// appendClicks appends clicks, "page@ts", to in/clicks.jsonl.
+func appendClicks(t *testing.T, dir string, clicks ...string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, "in", "clicks.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, c := range clicks {
+		page, ts, _ := strings.Cut(c, "@")
+		fmt.Fprintf(f, `{"page": %q, "ts": %s}`+"\n", page, ts)
+	}
+}
+
+// runClicks runs the clicks file with args and returns its stdout; it
+// fails the test unless the summary is the one of in clicks read, late
+// of them late, and closed windows closed.
+func runClicks(t *testing.T, path string, in, late, closed int, args ...string) string {
+	t.Helper()
+	code, out, errOut := runCLI(t, append(append([]string{"run", "--quiet"}, args...), path)...)
+	if code != 0 {
+		t.Fatalf("%q: exit %d\n%s%s", args, code, out, errOut)
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^page-counts +%d +\d+ +%d +0 +0$`, in, late)).MatchString(out) {
+		t.Errorf("%q: no summary of %d clicks in, %d late:\n%s", args, in, late, out)
+	}
+	line := fmt.Sprintf("pipeline page-counts: closed %d window", closed)
+	if closed > 1 {
+		line += "s"
+	}
+	if has := strings.Contains(out, line+" at the end of the input\n"); has != (closed > 0) || (closed == 0 && strings.Contains(out, "closed")) {
+		t.Errorf("%q: want %d windows closed in the summary:\n%s", args, closed, out)
+	}
+	return out
+}
+
+// run --once leaves the last windows open; --close-windows closes them,
+// even with nothing new to read (the first stage says again that it
+// ended); in a later run clicks for closed windows are late, and later
+// clicks make windows of their own.
+func TestRunOnceCloseWindows(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := clicksFile(t, dir)
+	appendClicks(t, dir, "/a@1000", "/a@2000", "/b@3000", "/a@15000", "/b@25000")
+	runClicks(t, path, 5, 0, 0, "--once")
+	counts := filepath.Join(dir, "out", "counts")
+	want := []string{
+		`{"page":"/a","start":0,"views":2}`,
+		`{"page":"/b","start":0,"views":1}`,
+		`{"page":"/a","start":10000,"views":1}`,
+	}
+	if got := committedLines(t, counts); !slices.Equal(got, want) {
+		t.Fatalf("after --once the counts are\n%q\nwant\n%q", got, want)
+	}
+
+	runClicks(t, path, 0, 0, 1, "--once", "--close-windows")
+	want = append(want, `{"page":"/b","start":20000,"views":1}`)
+	if got := committedLines(t, counts); !slices.Equal(got, want) {
+		t.Fatalf("after --close-windows the counts are\n%q\nwant\n%q", got, want)
+	}
+
+	appendClicks(t, dir, "/a@5000", "/b@29000", "/c@40000")
+	runClicks(t, path, 3, 2, 1, "--once", "--close-windows")
+	want = append(want, `{"page":"/c","start":40000,"views":1}`)
+	if got := committedLines(t, counts); !slices.Equal(got, want) {
+		t.Fatalf("after a later run the counts are\n%q\nwant\n%q", got, want)
+	}
+	if got, want := committedLines(t, filepath.Join(dir, "out", "late")), []string{`{"page":"/a","ts":5000}`, `{"page":"/b","ts":29000}`}; !slices.Equal(got, want) {
+		t.Fatalf("the late clicks are\n%q\nwant\n%q", got, want)
 	}
 }
