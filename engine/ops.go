@@ -218,7 +218,10 @@ func Merge[K, V any](streams ...Stream[K, V]) Stream[K, V] {
 // every writer broadcasts its watermark to all partitions at each
 // checkpoint (Task.Markers), so partitions it writes nothing to still see
 // its progress. The runtime tells the reading tasks how many writers to
-// wait for (Task.ExpectUpstreams).
+// wait for (Task.ExpectUpstreams). At the end of a bounded input whose
+// windows close, every writer also says that it ended
+// (Task.ClosingMarkers), and a reading task closes its windows once all
+// of them have.
 func KeyBy[K, V any, K2 comparable](s Stream[K, V], fn func(Record[K, V]) K2, o ...Opt) Stream[K2, V] {
 	return KeyByWith(s, fn, JSON[K2](), JSON[V](), o...)
 }

@@ -280,7 +280,9 @@ func (t *Task) entry(source string) (func(*Raw), error) {
 // ExpectUpstreams tells the task of a stage after a KeyBy how many tasks
 // write to its repartition topic: its windows hold their watermarks back
 // until each of them has shown progress (or gone idle), so that records of
-// an upstream task that starts late are not late.
+// an upstream task that starts late are not late, and close at the end of
+// the input once each of them has ended (ClosingMarkers). Without it the
+// task knows the upstream tasks it has heard from.
 func (t *Task) ExpectUpstreams(n int) {
 	t.ends.expected = int32(n)
 	for _, name := range t.recvs {

@@ -102,8 +102,8 @@ func (d *Driver) SendRaw(source string, r *engine.Raw) error {
 // Watermark moves the watermark of every window to at least ts.
 func (d *Driver) Watermark(ts int64) error { return d.task.AdvanceWatermark(ts) }
 
-// Close moves the watermarks to the end of time, closing every window, as
-// at the end of a bounded input.
+// Close moves the watermarks to the end of time, closing every window;
+// they stay there. End closes them the way a bounded run does.
 func (d *Driver) Close() error { return d.task.AdvanceWatermark(math.MaxInt64) }
 
 // End closes every open window, as at the end of a bounded input in a run
