@@ -71,6 +71,8 @@ type StageConfig struct {
 	// bounded input" in the package doc). A stage after a KeyBy closes
 	// when it has read the end of every upstream task (Upstreams), and a
 	// stage writing a KeyBy then says it ended (engine.Task.ClosingMarkers).
+	// It is for bounded sources: a stage with windows reading a source
+	// that is not an Ender commits only at the end of its input.
 	CloseWindows bool
 	Logger       *slog.Logger
 }
