@@ -82,7 +82,7 @@ func (l *Log) Compact() (CompactStats, error) {
 			st.BytesAfter += s.size
 			continue
 		}
-		ns, removed, err := l.cleanSegment(s, latest, s.maxTS < horizon)
+		ns, removed, err := l.cleanSegment(s, latest, s.maxTS < horizon, opts.IndexIntervalBytes)
 		if err != nil {
 			return st, err
 		}
@@ -105,7 +105,7 @@ func (l *Log) Compact() (CompactStats, error) {
 
 // cleanSegment writes the compacted copy of s, or returns nil when nothing
 // in s would be removed.
-func (l *Log) cleanSegment(s *segment, latest map[string]int64, dropTombstones bool) (*segment, int64, error) {
+func (l *Log) cleanSegment(s *segment, latest map[string]int64, dropTombstones bool, indexInterval int) (*segment, int64, error) {
 	var ns *segment
 	var w *bufio.Writer
 	var removed int64
@@ -159,7 +159,7 @@ func (l *Log) cleanSegment(s *segment, latest map[string]int64, dropTombstones b
 			ns.txidx.entries, ns.txidx.flushed = slices.Clone(s.txidx.entries), 0
 			w = bufio.NewWriterSize(ns.f, 1<<20)
 			for _, k := range kept {
-				if err := ns.write(w, k, l.opts.IndexIntervalBytes); err != nil {
+				if err := ns.write(w, k, indexInterval); err != nil {
 					return err
 				}
 			}
@@ -168,7 +168,7 @@ func (l *Log) cleanSegment(s *segment, latest map[string]int64, dropTombstones b
 		if out == nil {
 			return nil
 		}
-		return ns.write(w, out, l.opts.IndexIntervalBytes)
+		return ns.write(w, out, indexInterval)
 	})
 	if err == nil && ns != nil {
 		ns.maybeTimeEntry()

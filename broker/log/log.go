@@ -188,7 +188,10 @@ func (l *Log) append(data []byte, coordinator bool) (AppendResult, error) {
 		return AppendResult{}, ErrEmptyAppend
 	}
 	var hdrs [4]batch.Header
-	headers, err := l.check(data, hdrs[:0])
+	l.mu.RLock()
+	maxBytes := l.opts.MaxMessageBytes // SetOptions may change it
+	l.mu.RUnlock()
+	headers, err := check(data, hdrs[:0], maxBytes)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -389,7 +392,7 @@ func (l *Log) segmentAged(s *segment, headers []batch.Header, now time.Time) boo
 }
 
 // check validates every batch of data and returns their headers.
-func (l *Log) check(data []byte, headers []batch.Header) ([]batch.Header, error) {
+func check(data []byte, headers []batch.Header, maxMessageBytes int) ([]batch.Header, error) {
 	for pos, i := 0, 0; pos < len(data); i++ {
 		h, size, err := batch.Check(data[pos:], 0)
 		if err != nil {
@@ -403,9 +406,9 @@ func (l *Log) check(data []byte, headers []batch.Header) ([]batch.Header, error)
 			return nil, &BatchError{Index: i, Position: pos,
 				Err: fmt.Errorf("%w: %d records for an offset range of %d", batch.ErrBadHeader, h.RecordCount, int64(h.LastOffsetDelta)+1)}
 		}
-		if l.opts.MaxMessageBytes > 0 && size > l.opts.MaxMessageBytes {
+		if maxMessageBytes > 0 && size > maxMessageBytes {
 			return nil, &BatchError{Index: i, Position: pos,
-				Err: fmt.Errorf("%w: %d > %d", ErrTooLarge, size, l.opts.MaxMessageBytes)}
+				Err: fmt.Errorf("%w: %d > %d", ErrTooLarge, size, maxMessageBytes)}
 		}
 		headers = append(headers, h)
 		pos += size
