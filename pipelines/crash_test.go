@@ -119,6 +119,10 @@ func TestPipelineChild(t *testing.T) {
 	}()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	// The parent waits for this line before it sends SIGTERM: a signal
+	// that came before the handler would kill the child (on a loaded
+	// machine the test binary takes a while to get here).
+	fmt.Fprintln(os.Stderr, childReady)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := crashOptions(os.Getenv(childBrokerEnv), os.Getenv(childInstanceEnv), logger)
 	var p *pipelines.Pipeline
@@ -470,10 +474,20 @@ func (c *child) kill(t *testing.T) {
 	c.check(t)
 }
 
-// stop sends SIGTERM and waits for the child to commit and exit 0.
+// childReady is what a child writes once it handles SIGTERM.
+const childReady = "pipeline child: handling SIGTERM"
+
+// stop waits for the child to handle SIGTERM, sends it, and waits for the
+// child to commit and exit 0.
 func (c *child) stop(t *testing.T) {
 	t.Helper()
-	c.running(t)
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(c.stderr.String(), childReady); {
+		c.running(t)
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not handle SIGTERM after 2 minutes; stderr:\n%s", c.name, c.stderr)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the child's output
+	}
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM %s: %v", c.name, err)
 	}
