@@ -258,7 +258,7 @@ func (s *Source) Open(ctx context.Context, a connect.Assignments) error {
 		kgo.OnPartitionsRevoked(s.revoked),
 		kgo.OnPartitionsLost(s.lost),
 		kgo.AdjustFetchOffsetsFn(s.adjust),
-		kgo.WithLogger(kgoLogger{s.log.With("group", s.cfg.Group)}),
+		kgo.WithLogger(kgoLogger{s.log}),
 	}
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
