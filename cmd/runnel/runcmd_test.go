@@ -427,7 +427,6 @@ inputs:
   in: {topic: {topics: [in]}}
 outputs:
   out: {file: {dir: `+filepath.Join(dir, "out")+`}}
-restart: {max_attempts: 0}
 pipelines:
   p:
     from: in
