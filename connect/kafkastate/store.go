@@ -19,6 +19,10 @@
 // (random per save: a checkpoint that failed is saved again with the same
 // seq, and a torn second save must not be glued to the first's chunks); a
 // torn one (a crash between chunks) is ignored and the other slot is used.
+//
+// Delete forgets a stage's snapshots (a reset of its pipeline, to process
+// its input again): a tombstone (a record without a value) for each of
+// their keys, which readers take as "no snapshot" and compaction removes.
 package kafkastate
 
 import (
@@ -30,6 +34,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -176,6 +182,68 @@ func parse(v []byte) (chunk, error) {
 
 // Load implements connect.StateStore: it reads the topic to its end.
 func (s *Store) Load(ctx context.Context, stage string, tasks []connect.TaskID) (map[connect.TaskID][]connect.Snapshot, error) {
+	latest, err := s.latest(ctx, stage)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(latest, stage, tasks)
+}
+
+// Stored returns the snapshots the topic holds for every task of the
+// stage, as Load would return them. It changes nothing.
+func (s *Store) Stored(ctx context.Context, stage string) (map[connect.TaskID][]connect.Snapshot, error) {
+	latest, err := s.latest(ctx, stage)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(latest, stage, tasksOf(latest, stage))
+}
+
+// Delete forgets every snapshot of the stage, of every task: it writes a
+// tombstone for each of their records (compaction then removes them),
+// and returns how many. A task without a snapshot starts with empty
+// state, and its slots are used again from seq 1, so that no snapshot of
+// before the deletion can match the positions of a later checkpoint.
+// Call it while no process runs the stage.
+func (s *Store) Delete(ctx context.Context, stage string) (int, error) {
+	latest, err := s.latest(ctx, stage)
+	if err != nil {
+		return 0, err
+	}
+	recs := make([]*kgo.Record, 0, len(latest))
+	for k := range latest {
+		recs = append(recs, &kgo.Record{Topic: s.topic, Partition: 0, Key: []byte(k)})
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return 0, fmt.Errorf("kafkastate: deleting the snapshots of %s from %s: %w", stage, s.topic, err)
+	}
+	return len(recs), nil
+}
+
+// tasksOf returns the tasks that have records in latest, sorted.
+func tasksOf(latest map[string][]byte, stage string) []connect.TaskID {
+	var tasks []connect.TaskID
+	for k := range latest {
+		rest := strings.TrimPrefix(k, stage+"/")
+		id, _, _ := strings.Cut(rest, "/")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if err != nil {
+			continue
+		}
+		if t := connect.TaskID(n); !slices.Contains(tasks, t) {
+			tasks = append(tasks, t)
+		}
+	}
+	slices.Sort(tasks)
+	return tasks
+}
+
+// latest reads the topic to its end and returns the last value of each
+// key of the stage; a key whose last record is a tombstone is left out.
+func (s *Store) latest(ctx context.Context, stage string) (map[string][]byte, error) {
 	adm := kadm.NewClient(s.cl)
 	ends, err := adm.ListEndOffsets(ctx, s.topic)
 	if err != nil {
@@ -186,37 +254,46 @@ func (s *Store) Load(ctx context.Context, stage string, tasks []connect.TaskID) 
 		return nil, fmt.Errorf("kafkastate: the end of %s: %v", s.topic, end.Err)
 	}
 	latest := map[string][]byte{}
-	if end.Offset > 0 {
-		cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), s.opts...),
-			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: {0: kgo.NewOffset().AtStart()}}))...)
-		if err != nil {
-			return nil, fmt.Errorf("kafkastate: %w", err)
+	if end.Offset == 0 {
+		return latest, nil
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), s.opts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: {0: kgo.NewOffset().AtStart()}}))...)
+	if err != nil {
+		return nil, fmt.Errorf("kafkastate: %w", err)
+	}
+	defer cl.Close()
+	prefix := stage + "/"
+	for {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		defer cl.Close()
-		prefix := stage + "/"
-	read:
-		for {
-			fs := cl.PollFetches(ctx)
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			for _, fe := range fs.Errors() {
-				return nil, fmt.Errorf("kafkastate: reading %s: %w", s.topic, fe.Err)
-			}
-			done := false
-			fs.EachRecord(func(r *kgo.Record) {
-				if k := string(r.Key); strings.HasPrefix(k, prefix) {
+		for _, fe := range fs.Errors() {
+			return nil, fmt.Errorf("kafkastate: reading %s: %w", s.topic, fe.Err)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if k := string(r.Key); strings.HasPrefix(k, prefix) {
+				if r.Value == nil {
+					delete(latest, k) // a tombstone: Delete
+				} else {
 					latest[k] = r.Value
 				}
-				if r.Offset >= end.Offset-1 {
-					done = true
-				}
-			})
-			if done {
-				break read
 			}
+			if r.Offset >= end.Offset-1 {
+				done = true
+			}
+		})
+		if done {
+			return latest, nil
 		}
 	}
+}
+
+// assemble builds the whole snapshots of tasks from the records of
+// latest.
+func assemble(latest map[string][]byte, stage string, tasks []connect.TaskID) (map[connect.TaskID][]connect.Snapshot, error) {
 	out := map[connect.TaskID][]connect.Snapshot{}
 	for _, t := range tasks {
 		for slot := int64(0); slot < 2; slot++ {

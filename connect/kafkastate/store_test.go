@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -376,4 +377,53 @@ func TestRewrittenSeqTornIsIgnored(t *testing.T) {
 			t.Fatalf("Load returned a snapshot that was never saved: %s", describe([]connect.Snapshot{sn}))
 		}
 	}
+}
+
+// TestDelete: Delete forgets every snapshot of a stage, chunks included,
+// and of no other stage; Load and Stored then find none, and the slots
+// are used again from seq 1 without an old snapshot coming back.
+func TestDelete(t *testing.T) {
+	t.Parallel()
+	addr := brokertest.Start(t)
+	s := newStore(t, addr, "del-state")
+	p1, p2 := engine.Positions{in("in", 0): 10}, engine.Positions{in("in", 0): 20}
+	big := randomState(kafkastate.ChunkSize + 10) // 2 chunks
+	save(t, s, "d/1", map[connect.TaskID]connect.Snapshot{0: snap(1, "one", p1), 3: {Seq: 7, Positions: p1, State: big}})
+	save(t, s, "d/1", map[connect.TaskID]connect.Snapshot{0: snap(2, "two", p2)})
+	save(t, s, "d/10", map[connect.TaskID]connect.Snapshot{0: snap(1, "other stage", p1)})
+
+	stored, err := s.Stored(brokertest.Context(t), "d/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range stored {
+		slices.SortFunc(l, func(a, b connect.Snapshot) int { return int(b.Seq - a.Seq) })
+	}
+	if len(stored) != 2 {
+		t.Fatalf("Stored found tasks %v, want 0 and 3", slices.Collect(maps.Keys(stored)))
+	}
+	requireSnapshots(t, "stored task 0", stored[0], []connect.Snapshot{snap(2, "two", p2), snap(1, "one", p1)})
+	requireSnapshots(t, "stored task 3", stored[3], []connect.Snapshot{{Seq: 7, Positions: p1, State: big}})
+
+	n, err := s.Delete(brokertest.Context(t), "d/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 { // task 0: two slots; task 3: two chunks
+		t.Errorf("Delete wrote %d tombstones, want 4", n)
+	}
+	if got := load(t, s, "d/1", 0, 3); len(got) != 0 {
+		t.Fatalf("after Delete, Load returned %v", got)
+	}
+	if stored, err := s.Stored(brokertest.Context(t), "d/1"); err != nil || len(stored) != 0 {
+		t.Fatalf("after Delete, Stored returned %v, %v", stored, err)
+	}
+	requireSnapshots(t, "the other stage", load(t, s, "d/10", 0)[0], []connect.Snapshot{snap(1, "other stage", p1)})
+	if n, err := s.Delete(brokertest.Context(t), "d/1"); err != nil || n != 0 {
+		t.Fatalf("a second Delete wrote %d tombstones (%v), want none", n, err)
+	}
+
+	// A new seq 1 takes slot 1; slot 0 (seq 2 before) stays empty.
+	save(t, s, "d/1", map[connect.TaskID]connect.Snapshot{0: snap(1, "again", p2)})
+	requireSnapshots(t, "after a new save", load(t, s, "d/1", 0)[0], []connect.Snapshot{snap(1, "again", p2)})
 }
