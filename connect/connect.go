@@ -72,6 +72,17 @@
 // reads its upstream tasks' end markers, which are records with positions
 // of their own. A task committed at its end with windows open (by an
 // earlier run without CloseWindows) keeps them open: the runtime says so.
+//
+// # Reprocessing
+//
+// A task resumes where its primary sink's positions say, with the state
+// taken there; a task the sink reports no positions for resumes where the
+// source itself would (the group's committed offsets, an offsets file),
+// with empty state (the stored snapshots are then ignored). So to process
+// an input again, every place that keeps positions is reset together
+// (pipelines' Reset): the exactly-once sinks forget theirs
+// (PositionsDeleter), the state store its snapshots, and the source's
+// own positions are moved to where the processing starts again.
 package connect
 
 import (
@@ -217,6 +228,25 @@ type Sink interface {
 	// discarded.
 	CloseTask(ctx context.Context, task TaskID) error
 	Close(ctx context.Context) error
+}
+
+// PositionsDeleter is implemented by an exactly-once sink that can list
+// and forget the positions it stored. A reset of its pipeline (to process
+// the input again, `runnel pipeline reset`) deletes them, so that the
+// stage no longer resumes where the sink was, but where the source's own
+// positions say (the group offsets, an offsets file), which the reset
+// moved. Neither method may delete the sink's output.
+type PositionsDeleter interface {
+	// StoredPositions returns the positions the sink stored, by task, as
+	// OpenTask would report them; tasks without any are left out. It
+	// changes nothing; the caller owns the result.
+	StoredPositions(ctx context.Context) (map[TaskID]engine.Positions, error)
+	// DeletePositions forgets the positions the sink stored for every
+	// task, so that OpenTask reports none (nil). Call it on a sink with
+	// no task open, while no process runs the stage: a sink that can
+	// fence makes one that still has a task open fail its next Commit
+	// rather than store positions again.
+	DeletePositions(ctx context.Context) error
 }
 
 // Rejection is an output record a sink refused, and why: a value its
