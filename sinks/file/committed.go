@@ -93,7 +93,9 @@ func ReadCommitted(dir, prefix string) (map[connect.TaskID][]string, error) {
 
 // LastCommit returns the seq and the positions of the last commit of a
 // task of the sink with prefix prefix writing to dir: what OpenTask
-// returns. A task never committed has seq 0 and nil positions.
+// returns. A task never committed has seq 0 and nil positions; a task
+// whose positions DeletePositions deleted, the seq of that commit and nil
+// positions.
 func LastCommit(dir, prefix string, task connect.TaskID) (seq uint64, pos engine.Positions, err error) {
 	tf, err := scanTask(dir, prefix, task)
 	if err != nil || !tf.found {
@@ -103,7 +105,29 @@ func LastCommit(dir, prefix string, task connect.TaskID) (seq uint64, pos engine
 	if err != nil {
 		return 0, nil, err
 	}
+	if len(pos) == 0 {
+		pos = nil
+	}
 	return tf.last.seq, pos, nil
+}
+
+// tasksIn returns the tasks of the sink with prefix prefix that have a
+// part file, a marker or an in-progress file in dir, sorted.
+func tasksIn(dir, prefix string) ([]connect.TaskID, error) {
+	var tasks []connect.TaskID
+	for _, d := range []string{dir, filepath.Join(dir, committedDir)} {
+		entries, err := os.ReadDir(d)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("file sink: %w", err)
+		}
+		for _, e := range entries {
+			if n, err := parseName(e.Name()); err == nil && n.prefix == prefix && !slices.Contains(tasks, n.task) {
+				tasks = append(tasks, n.task)
+			}
+		}
+	}
+	slices.Sort(tasks)
+	return tasks, nil
 }
 
 // DecodePositions returns the positions in the name of a committed part

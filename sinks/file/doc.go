@@ -50,7 +50,8 @@
 // # Protocol
 //
 //	OpenTask(t)  scan Dir and _committed: seq(t) = highest seq of t's part
-//	             files and markers; positions = its token's (nil if none);
+//	             files and markers; positions = its token's (nil if none,
+//	             or if the token holds no positions);
 //	             delete t's in-progress files; fsync Dir and _committed;
 //	             delete t's older markers
 //	Write(t)     append to .<prefix>-<t>-<seq(t)+1>.<ext>.inprogress,
@@ -62,6 +63,10 @@
 //	             fsync Dir (and _committed); seq(t) = seq; delete t's
 //	             older markers
 //	CloseTask(t) delete t's in-progress file
+//	DeletePositions()
+//	             for each task t whose last commit holds positions: create
+//	             _committed/<prefix>-<t>-<seq(t)+1>-<token of no positions>;
+//	             fsync _committed; delete t's older markers
 //
 // A kill -9 at any point leaves every commit either done (the rename or
 // marker creation was made durable by the directory fsync before Commit
@@ -86,6 +91,16 @@
 //	       must be a JSON object: strings are written as they are,
 //	       numbers and booleans as their JSON text, objects and arrays as
 //	       compact JSON, null and missing fields as empty fields
+//
+// # Reprocessing
+//
+// DeletePositions (connect.PositionsDeleter), which a reset of the
+// pipeline calls, makes every task's last commit one without positions:
+// the next OpenTask reports none, and the stage reads its input again
+// from where the reset put it. The part files already committed stay
+// where they are, and the new ones are written beside them with the seqs
+// that follow (a reader of Dir sees the old output and the new); delete
+// the old ones yourself if the new are to replace them.
 //
 // ReadCommitted lists the committed part files of every task of a Dir,
 // LastCommit and DecodePositions read positions back: tools and crash

@@ -61,8 +61,9 @@ type part struct {
 }
 
 var (
-	_ connect.Sink   = (*Sink)(nil)
-	_ connect.Roller = (*Sink)(nil)
+	_ connect.Sink             = (*Sink)(nil)
+	_ connect.Roller           = (*Sink)(nil)
+	_ connect.PositionsDeleter = (*Sink)(nil)
 )
 
 // New returns a Sink for cfg, after validating it. Dir is created by the
@@ -82,7 +83,8 @@ func (s *Sink) Delivery() connect.Delivery { return connect.ExactlyOnce }
 
 // OpenTask creates Dir if needed, deletes the task's in-progress files
 // (and the one this Sink had open for it), and returns the positions of
-// the task's last commit, nil if it was never committed.
+// the task's last commit, nil if it was never committed or its last
+// commit holds no positions (DeletePositions').
 func (s *Sink) OpenTask(ctx context.Context, id connect.TaskID) (engine.Positions, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -127,6 +129,9 @@ func (s *Sink) OpenTask(ctx context.Context, id connect.TaskID) (engine.Position
 	if tf.found {
 		if pos, err = decodeToken(s.cfg.Dir, tf.last.token); err != nil {
 			return nil, fmt.Errorf("%w (task %d, seq %d)", err, id, tf.last.seq)
+		}
+		if len(pos) == 0 {
+			pos = nil // a commit without positions: DeletePositions'
 		}
 	}
 	t := &task{id: id, seq: tf.last.seq, pos: pos}
@@ -544,5 +549,80 @@ func mkdirAll(dir string) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// StoredPositions implements connect.PositionsDeleter: the positions of
+// the last commit of each task of Dir that has some, as OpenTask returns
+// them. It reads Dir and changes nothing.
+func (s *Sink) StoredPositions(ctx context.Context) (map[connect.TaskID]engine.Positions, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	tasks, err := tasksIn(s.cfg.Dir, s.cfg.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := map[connect.TaskID]engine.Positions{}
+	for _, id := range tasks {
+		_, pos, err := LastCommit(s.cfg.Dir, s.cfg.Prefix, id)
+		if err != nil {
+			return nil, fmt.Errorf("file sink: task %d: %w", id, err)
+		}
+		if pos != nil {
+			out[id] = pos
+		}
+	}
+	return out, nil
+}
+
+// DeletePositions implements connect.PositionsDeleter: each task of Dir
+// whose last commit holds positions gets a commit that holds none, a
+// marker with the next seq (_committed/<prefix>-<task>-<seq>-<token of
+// no positions>), made durable; the task's older markers are then
+// deleted. Part files stay: they are the output. The next run's part
+// files of the task take the seqs after the marker's. The Sink must have
+// no task open.
+func (s *Sink) DeletePositions(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return ErrClosed
+	}
+	if len(s.mu.tasks) > 0 {
+		return errors.New("file sink: DeletePositions with tasks open")
+	}
+	tasks, err := tasksIn(s.cfg.Dir, s.cfg.Prefix)
+	if err != nil {
+		return err
+	}
+	var plan []commit
+	var old []string
+	for _, id := range tasks {
+		tf, err := scanTask(s.cfg.Dir, s.cfg.Prefix, id)
+		if err != nil {
+			return err
+		}
+		if !tf.found {
+			continue
+		}
+		pos, err := decodeToken(s.cfg.Dir, tf.last.token)
+		if err != nil {
+			return fmt.Errorf("%w (task %d, seq %d)", err, id, tf.last.seq)
+		}
+		if len(pos) == 0 {
+			continue // deleted already
+		}
+		c := s.plan(&task{id: id, seq: tf.last.seq}, engine.Positions{})
+		plan = append(plan, c)
+		old = append(old, tf.markers...)
+	}
+	if err := s.apply(plan); err != nil {
+		return err
+	}
+	s.removeMarkers(old, nil)
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -247,11 +249,90 @@ func TestCommitWithoutData(t *testing.T) {
 	requireNoError(t, os.WriteFile(filepath.Join(markers, old), nil, 0o644))
 	equalPositions(t, openTask(t, newSink(t, Config{Dir: dir}), 1), pos3)
 	equalStrings(t, ls(t, markers), nil)
-	// A marker with the highest seq wins and stays.
+	// A marker with the highest seq wins and stays; it holds no
+	// positions (a reset's), which is none.
 	newer := name{prefix: "part", task: 1, seq: 9, token: "p00"}.marker()
 	requireNoError(t, os.WriteFile(filepath.Join(markers, newer), nil, 0o644))
-	equalPositions(t, openTask(t, newSink(t, Config{Dir: dir}), 1), engine.Positions{})
+	equalPositions(t, openTask(t, newSink(t, Config{Dir: dir}), 1), nil)
 	equalStrings(t, ls(t, markers), []string{newer})
+}
+
+// TestDeletePositions: DeletePositions gives every task with positions a
+// commit without any, so that OpenTask reports none; the part files stay,
+// and the next commits take the following seqs.
+func TestDeletePositions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := newSink(t, Config{Dir: dir})
+	pos := func(n int64) engine.Positions { return engine.Positions{{Stream: "in"}: n} }
+	long := engine.Positions{}
+	for i := range 20 {
+		long[engine.Input{Stream: strings.Repeat("s", 20), Partition: int32(i)}] = 1000
+	}
+	openTask(t, s, 0)
+	openTask(t, s, 1)
+	openTask(t, s, 2)
+	write(t, s, 0, rec("in", 0, "a"))
+	write(t, s, 2, rec("in", 0, "c"))
+	commitOK(t, s, connect.Checkpoint{0: pos(1), 1: pos(5), 2: long}) // task 1: a marker; task 2: a sidecar
+	write(t, s, 0, rec("in", 1, "b"))
+	commitOK(t, s, connect.Checkpoint{0: pos(2)})
+	requireNoError(t, s.Close(context.Background()))
+
+	r := newSink(t, Config{Dir: dir})
+	stored, err := r.StoredPositions(context.Background())
+	requireNoError(t, err)
+	if len(stored) != 3 || !stored[0].Equal(pos(2)) || !stored[1].Equal(pos(5)) || !stored[2].Equal(long) {
+		t.Fatalf("StoredPositions = %v", stored)
+	}
+	before := committedLines(t, dir)
+	requireNoError(t, r.DeletePositions(context.Background()))
+	stored, err = r.StoredPositions(context.Background())
+	requireNoError(t, err)
+	if len(stored) != 0 {
+		t.Fatalf("after DeletePositions, StoredPositions = %v", stored)
+	}
+	none := "p" + b32.EncodeToString(encodePositions(engine.Positions{}))
+	equalStrings(t, ls(t, filepath.Join(dir, committedDir)), []string{
+		name{prefix: "part", task: 0, seq: 3, token: none}.marker(),
+		name{prefix: "part", task: 1, seq: 2, token: none}.marker(),
+		name{prefix: "part", task: 2, seq: 2, token: none}.marker(),
+	})
+	if got := committedLines(t, dir); !slices.Equal(got, before) {
+		t.Fatalf("the output changed: %q, was %q", got, before)
+	}
+	// Nothing left to delete: nothing written.
+	requireNoError(t, r.DeletePositions(context.Background()))
+	if got := ls(t, filepath.Join(dir, committedDir)); len(got) != 3 {
+		t.Fatalf("a second DeletePositions wrote markers: %q", got)
+	}
+
+	for id := range connect.TaskID(3) {
+		equalPositions(t, openTask(t, r, id), nil)
+	}
+	if err := r.DeletePositions(context.Background()); err == nil {
+		t.Fatal("DeletePositions with tasks open succeeded")
+	}
+	write(t, r, 0, rec("in", 0, "a"))
+	commitOK(t, r, connect.Checkpoint{0: pos(1)})
+	equalStrings(t, committed(t, dir, "part", 0), []string{
+		partName("part", 0, 1, pos(1), "jsonl"), partName("part", 0, 2, pos(2), "jsonl"), partName("part", 0, 4, pos(1), "jsonl"),
+	})
+	equalPositions(t, openTask(t, newSink(t, Config{Dir: dir}), 0), pos(1))
+}
+
+// committedLines returns the lines of every committed part file of dir.
+func committedLines(t testing.TB, dir string) []string {
+	t.Helper()
+	all, err := ReadCommitted(dir, "part")
+	requireNoError(t, err)
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(all)) {
+		for _, p := range all[id] {
+			out = append(out, filepath.Base(p)+": "+readFile(t, p))
+		}
+	}
+	return out
 }
 
 func TestStrayInProgressDeleted(t *testing.T) {
