@@ -116,6 +116,10 @@
 //	               INSERT INTO offsets ... ON CONFLICT DO UPDATE  (t's positions)
 //	               COMMIT
 //	CloseTask(t) ROLLBACK, close t's connection
+//	DeletePositions()
+//	             in a transaction of its own:
+//	               UPDATE fences SET generation = generation + 1 WHERE consumer = $1
+//	               DELETE FROM offsets WHERE consumer = $1
 //
 // Rows and positions commit in one transaction: after a crash, the
 // positions read by the next OpenTask are those of the rows committed,
@@ -146,6 +150,18 @@
 // upsert of the same keys by the newer worker waits for it. PostgreSQL's
 // idle_in_transaction_session_timeout, set above the checkpoint interval
 // for the sink's role, bounds how long a stalled worker can hold them.
+//
+// # Reprocessing
+//
+// DeletePositions (connect.PositionsDeleter), which a reset of the
+// pipeline calls, forgets the consumer's positions: the next OpenTask
+// reports none, and the stage reads its input again from where the reset
+// put it. It bumps the fences rather than delete them, so that a worker
+// that still had a task open is fenced, as by a newer OpenTask. The rows
+// of the table stay: in upsert mode the rows of the new run replace those
+// of the same keys (a window's result is written again over itself); in
+// insert mode they are added beside the old ones. Truncate or delete
+// what the new run replaces yourself, before it runs.
 //
 // # Sending
 //
