@@ -115,6 +115,12 @@
 //	             if_seq_no/if_primary_term of the fence (a 409: ErrFenced),
 //	             and another the per-partition documents
 //	CloseTask(t) forget t; its documents in flight may land
+//	DeletePositions()
+//	             refresh and search OffsetsIndex for the consumer's
+//	             documents; write each task document holding positions
+//	             back without them, with generation+1, if_seq_no/
+//	             if_primary_term of what was found (a 409 fails it);
+//	             delete the per-partition documents
 //
 // The client retries a whole bulk request answered 429, 502, 503 or 504
 // or failing in transport, MaxRetries times with the same backoff
@@ -131,6 +137,20 @@
 // fenced (Elasticsearch has no transactions): they may still land, but
 // they are the documents the new owner writes too, with the same
 // versions, so the content converges; only the offsets are fenced.
+//
+// # Reprocessing
+//
+// DeletePositions (connect.PositionsDeleter), which a reset of the
+// pipeline calls, empties the consumer's task documents: the next
+// OpenTask reports no positions, and the stage reads its input again from
+// where the reset put it. Versions still decide what lands. Records read
+// again from the offsets they were first read at carry the versions they
+// had: Elasticsearch answers 409 and keeps the document it holds, which
+// is right when the pipeline is the same, and wrong when it changed and
+// should write something else. After a key_by, the records are read from
+// new offsets of the repartition topic, with higher versions, and their
+// outputs replace the documents. To have an index rewritten whatever the
+// versions, delete it (or write to a new one) before the new run.
 //
 // # Crashes
 //

@@ -273,7 +273,7 @@ type bulkOp struct {
 	seqNo, primaryTerm int64
 	version            int64 // with vtype
 	vtype              string
-	doc                any
+	doc                any // nil for a delete
 }
 
 // bulkResult is the outcome of a bulkOp.
@@ -377,6 +377,9 @@ func (op *bulkOp) encode(buf *bytes.Buffer, index string) error {
 	}
 	buf.Write(line)
 	buf.WriteByte('\n')
+	if op.doc == nil { // a delete
+		return nil
+	}
 	if line, err = json.Marshal(op.doc); err != nil {
 		return err
 	}
