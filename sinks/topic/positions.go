@@ -30,6 +30,12 @@ import (
 // aborts its open transaction, then reads the topic read_committed from
 // its start to its last stable offset: the last record of the task's key
 // is where the source resumes, and what the sink's output holds up to.
+//
+// DeletePositions, which a reset of the pipeline calls, writes a
+// tombstone (a record without a value) for every key, in a transaction:
+// a task whose last record is a tombstone has no positions, and the
+// source starts where its own positions say (a datagen, file or Postgres
+// source's offsets file).
 
 // positionsVersion is the version of the value format.
 const positionsVersion = 1
@@ -84,14 +90,57 @@ func decodePositions(b []byte) (engine.Positions, error) {
 // openPositions fences the previous owner of the sink's transactional id,
 // once, and returns the positions of task stored in the positions topic.
 func (s *Sink) openPositions(ctx context.Context, task connect.TaskID) (engine.Positions, error) {
-	if !s.fenced {
-		if _, _, err := s.cl.ProducerID(ctx); err != nil {
-			return nil, fmt.Errorf("topic sink: initializing the transactional producer %s: %w", s.cfg.TransactionalID, err)
-		}
-		s.fenced = true
+	if err := s.fence(ctx); err != nil {
+		return nil, err
 	}
+	key := s.positionsKey(task)
+	latest, err := s.readPositions(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	last, ok := latest[key]
+	if !ok {
+		return nil, nil
+	}
+	pos, err := decodePositions(last.value)
+	if err != nil {
+		return nil, fmt.Errorf("topic sink: the positions topic %s, key %s: %w", s.cfg.PositionsTopic, key, err)
+	}
+	return pos, nil
+}
+
+// fence loads the sink's producer id, once: this fences the previous
+// owner of the transactional id and aborts its open transaction.
+func (s *Sink) fence(ctx context.Context) error {
+	if s.fenced {
+		return nil
+	}
+	if _, _, err := s.cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("topic sink: initializing the transactional producer %s: %w", s.cfg.TransactionalID, err)
+	}
+	s.fenced = true
+	return nil
+}
+
+// positionsRecord is the last record of a key of the positions topic.
+type positionsRecord struct {
+	partition int32
+	value     []byte
+}
+
+// readPositions reads the positions topic from its start and returns the
+// last record of each key; a key whose last record is a tombstone is left
+// out. committed reads what is committed, up to the last stable offset
+// (what OpenTask reads); otherwise it reads everything up to the high
+// watermark, records of open or aborted transactions too.
+func (s *Sink) readPositions(ctx context.Context, committed bool) (map[string]positionsRecord, error) {
 	topic := s.cfg.PositionsTopic
-	ends, err := kadm.NewClient(s.cl).ListCommittedOffsets(ctx, topic)
+	adm := kadm.NewClient(s.cl)
+	list, isolation := adm.ListCommittedOffsets, kgo.ReadCommitted()
+	if !committed {
+		list, isolation = adm.ListEndOffsets, kgo.ReadUncommitted()
+	}
+	ends, err := list(ctx, topic)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -104,23 +153,22 @@ func (s *Sink) openPositions(ctx context.Context, task connect.TaskID) (engine.P
 			want[o.Partition] = o.Offset
 		}
 	})
+	latest := map[string]positionsRecord{}
 	offsets := map[int32]kgo.Offset{}
 	for p := range want {
 		offsets[p] = kgo.NewOffset().AtStart()
 	}
 	if len(offsets) == 0 {
-		return nil, nil
+		return latest, nil
 	}
 	// Transaction markers are read too: the end may be one.
 	rd, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.cfg.Brokers...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.FetchIsolationLevel(isolation), kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})}, s.cfg.ClientOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("topic sink: %w", err)
 	}
 	defer rd.Close()
-	key := s.positionsKey(task)
-	var last []byte
 	for len(want) > 0 {
 		fs := rd.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -135,19 +183,98 @@ func (s *Sink) openPositions(ctx context.Context, task connect.TaskID) (engine.P
 			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
 				delete(want, r.Partition)
 			}
-			if !r.Attrs.IsControl() && string(r.Key) == key {
-				last = r.Value
+			switch {
+			case r.Attrs.IsControl():
+			case r.Value == nil:
+				delete(latest, string(r.Key))
+			default:
+				latest[string(r.Key)] = positionsRecord{r.Partition, r.Value}
 			}
 		})
 	}
-	if last == nil {
-		return nil, nil
+	return latest, nil
+}
+
+var _ connect.PositionsDeleter = (*Sink)(nil)
+
+// StoredPositions implements connect.PositionsDeleter: the positions
+// stored under the sink's PositionsKey, by task, as OpenTask reads them.
+// It changes nothing. A sink without a positions topic stores none of
+// its own: an at-least-once sink has none, and a transactional sink's
+// are its source group's committed offsets (which a reset moves itself).
+func (s *Sink) StoredPositions(ctx context.Context) (map[connect.TaskID]engine.Positions, error) {
+	out := map[connect.TaskID]engine.Positions{}
+	if !s.txn {
+		return out, nil
 	}
-	pos, err := decodePositions(last)
+	latest, err := s.readPositions(ctx, true)
 	if err != nil {
-		return nil, fmt.Errorf("topic sink: the positions topic %s, key %s: %w", topic, key, err)
+		return nil, err
 	}
-	return pos, nil
+	prefix := s.cfg.PositionsKey + "/"
+	for key, r := range latest {
+		id, ok := strings.CutPrefix(key, prefix)
+		if !ok {
+			continue
+		}
+		task, err := strconv.ParseInt(id, 10, 32)
+		if err != nil {
+			continue
+		}
+		pos, err := decodePositions(r.value)
+		if err != nil {
+			return nil, fmt.Errorf("topic sink: the positions topic %s, key %s: %w", s.cfg.PositionsTopic, key, err)
+		}
+		if len(pos) > 0 {
+			out[connect.TaskID(task)] = pos
+		}
+	}
+	return out, nil
+}
+
+// DeletePositions implements connect.PositionsDeleter: it writes a
+// tombstone for every key of the positions topic (those of every
+// PositionsKey: the topic is the sink's), in a transaction of the sink's
+// transactional id, which first fences a previous owner of the id (its
+// open transaction is aborted). The records written to Topic stay. A sink
+// without a positions topic has nothing to delete.
+func (s *Sink) DeletePositions(ctx context.Context) error {
+	if !s.txn {
+		return nil
+	}
+	if err := s.fence(ctx); err != nil {
+		return err
+	}
+	// Every key, those of open or aborted transactions too: a tombstone
+	// too many is harmless.
+	latest, err := s.readPositions(ctx, false)
+	if err != nil {
+		return err
+	}
+	if len(latest) == 0 {
+		return nil
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	for _, key := range slices.Sorted(maps.Keys(latest)) {
+		r := &kgo.Record{Topic: s.cfg.PositionsTopic, Partition: latest[key].partition, Key: []byte(key), Timestamp: time.Now(), Context: explicitCtx}
+		s.cl.Produce(context.WithoutCancel(ctx), r, s.promise)
+	}
+	if err := s.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("topic sink: flushing: %w", err)
+	}
+	if err := s.firstErr(); err != nil {
+		aerr := s.cl.EndTransaction(ctx, kgo.TryAbort)
+		s.inTxn = aerr != nil
+		s.takeErr()
+		return fmt.Errorf("topic sink: deleting the positions in %s: %w", s.cfg.PositionsTopic, errors.Join(err, aerr))
+	}
+	if err := s.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("topic sink: deleting the positions in %s: ending the transaction: %w", s.cfg.PositionsTopic, err)
+	}
+	s.inTxn = false
+	return nil
 }
 
 // commitPositions writes cp's positions and commits the transaction that

@@ -681,3 +681,78 @@ func TestPositionsTopic(t *testing.T) {
 		t.Fatalf("committed output %q, want %q (nothing of the dead incarnation)", vs, want)
 	}
 }
+
+// TestPositionsTopicDelete: DeletePositions writes a tombstone for every
+// key of the positions topic, other processes' keys too; OpenTask and
+// StoredPositions then find none, and the records written stay.
+func TestPositionsTopicDelete(t *testing.T) {
+	t.Parallel()
+	addr := brokertest.Start(t)
+	brokertest.CreateTopic(t, addr, "out", 1, nil)
+	compact := "compact"
+	brokertest.CreateTopic(t, addr, "out-positions", 1, map[string]*string{"cleanup.policy": &compact})
+	ctx := brokertest.Context(t)
+	cfg := func(instance string) topic.Config {
+		return topic.Config{Brokers: []string{addr}, Topic: "out", TransactionalID: "feed-out-" + instance, PositionsTopic: "out-positions", PositionsKey: instance}
+	}
+	gen := engine.Input{Stream: "datagen:orders@2026-12-07T00:00:00Z"}
+	commitAt := func(s *topic.Sink, task connect.TaskID, next int64) {
+		t.Helper()
+		if _, err := s.OpenTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+		rec := &connect.Record{Value: fmt.Appendf(nil, "v%d", next), Pos: engine.Pos{Input: gen, Offset: next - 1, Next: next}}
+		if err := s.Write(ctx, task, []*connect.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, connect.Checkpoint{task: {gen: next}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newSink(t, cfg("host-1"))
+	commitAt(a, 0, 5)
+	commitAt(a, 1, 7)
+	b := newSink(t, cfg("host-2"))
+	commitAt(b, 0, 3)
+	requireNoError(t, a.Close(ctx))
+	requireNoError(t, b.Close(ctx))
+
+	r := newSink(t, cfg("host-1"))
+	stored, err := r.StoredPositions(ctx)
+	requireNoError(t, err)
+	if want := map[connect.TaskID]engine.Positions{0: {gen: 5}, 1: {gen: 7}}; !maps.EqualFunc(stored, want, engine.Positions.Equal) {
+		t.Fatalf("StoredPositions = %v, want %v (host-1's keys)", stored, want)
+	}
+	requireNoError(t, r.DeletePositions(ctx))
+	for _, instance := range []string{"host-1", "host-2"} {
+		s := newSink(t, cfg(instance))
+		if stored, err := s.StoredPositions(ctx); err != nil || len(stored) != 0 {
+			t.Fatalf("%s after DeletePositions: StoredPositions = %v, %v", instance, stored, err)
+		}
+		if pos, err := s.OpenTask(ctx, 0); err != nil || pos != nil {
+			t.Fatalf("%s after DeletePositions: OpenTask(0) = %v, %v; want none", instance, pos, err)
+		}
+	}
+	if got := readUntil(t, addr, "out", kgo.ReadCommitted(), atLeast(3)); len(got) != 3 {
+		t.Fatalf("the output holds %d records, want the 3 written", len(got))
+	}
+	// Positions committed after a reset are read back.
+	c := newSink(t, cfg("host-1"))
+	commitAt(c, 0, 2)
+	if pos, err := newSink(t, cfg("host-1")).OpenTask(ctx, 0); err != nil || !pos.Equal(engine.Positions{gen: 2}) {
+		t.Fatalf("after a new commit: OpenTask(0) = %v, %v; want position 2", pos, err)
+	}
+	// A sink without a positions topic has none to list or delete.
+	plain := newSink(t, topic.Config{Brokers: []string{addr}, Topic: "out"})
+	if stored, err := plain.StoredPositions(ctx); err != nil || len(stored) != 0 {
+		t.Fatalf("an at-least-once sink's StoredPositions: %v, %v", stored, err)
+	}
+	requireNoError(t, plain.DeletePositions(ctx))
+}
+
+func requireNoError(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
