@@ -123,6 +123,11 @@
 // the position of another preset fails Open with an error naming the
 // file. Without OffsetsFile Commit does nothing.
 //
+// RewindOffsetsFile sets the position of an offsets file back to record 0
+// of its input (a reset of the pipeline, to process the input again):
+// with no position from the sink, the source then generates the same
+// records again, with the start the file names.
+//
 // # Concurrency
 //
 // Open, Poll and Close must be called from one goroutine at a time. Lag

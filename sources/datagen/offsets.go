@@ -63,3 +63,23 @@ func writeOffsets(path, preset string, in engine.Input, next int64) error {
 	}
 	return nil
 }
+
+// ReadOffsetsFile returns what the offsets file at path, written for
+// preset, holds: the input (its stream names the start of its records)
+// and the index of the next record; ok is false when there is no file.
+func ReadOffsetsFile(path, preset string) (in engine.Input, next int64, ok bool, err error) {
+	return readOffsets(path, preset)
+}
+
+// RewindOffsetsFile moves the position in the offsets file at path,
+// written for preset, back to record 0 of the same input, so that a
+// source that has no other position (none reported by its sink) generates
+// the same records again, from the first: their start stays the one the
+// file names. It does nothing when there is no file.
+func RewindOffsetsFile(path, preset string) error {
+	in, _, ok, err := readOffsets(path, preset)
+	if err != nil || !ok {
+		return err
+	}
+	return writeOffsets(path, preset, in, 0)
+}

@@ -487,3 +487,38 @@ func TestDefaultStartIsTheFirstRunsTime(t *testing.T) {
 		t.Fatalf("a source given the stored start resumed at %d, want 20", r[0].Pos.Offset)
 	}
 }
+
+// TestRewindOffsetsFile: a rewound offsets file makes a source generate
+// the same records again from the first, with the start of the file's
+// input even when the default start (the time of the run) has moved on.
+func TestRewindOffsetsFile(t *testing.T) {
+	t.Parallel()
+	offsets := filepath.Join(t.TempDir(), "offsets.json")
+	requireNoError(t, RewindOffsetsFile(offsets, PresetOrders)) // no file: nothing to do
+	if _, err := os.Stat(offsets); !os.IsNotExist(err) {
+		t.Fatalf("RewindOffsetsFile made a file: %v", err)
+	}
+	cfg := Config{Preset: PresetOrders, Count: 40, OffsetsFile: offsets}
+	s, err := New(cfg)
+	requireNoError(t, err)
+	s.now = func() time.Time { return time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC) }
+	requireNoError(t, s.Open(context.Background(), &connecttest.Assignments{}))
+	first := readAll(t, s)
+	requireNoError(t, s.Commit(context.Background(), connect.Checkpoint{0: {s.Input(): 40}}))
+	requireNoError(t, s.Close(context.Background()))
+
+	in, next, ok, err := ReadOffsetsFile(offsets, PresetOrders)
+	if err != nil || !ok || next != 40 || in != s.Input() {
+		t.Fatalf("ReadOffsetsFile = %v, %d, %t, %v; want %v at 40", in, next, ok, err, s.Input())
+	}
+	requireNoError(t, RewindOffsetsFile(offsets, PresetOrders))
+	if in2, next, _, _ := ReadOffsetsFile(offsets, PresetOrders); next != 0 || in2 != in {
+		t.Fatalf("after RewindOffsetsFile: %v at %d, want %v at 0", in2, next, in)
+	}
+	again, err := New(cfg)
+	requireNoError(t, err)
+	again.now = func() time.Time { return time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) }
+	requireNoError(t, again.Open(context.Background(), &connecttest.Assignments{}))
+	t.Cleanup(func() { again.Close(context.Background()) })
+	equalRecords(t, readAll(t, again), first)
+}
