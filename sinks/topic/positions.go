@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/connect"
@@ -143,6 +144,9 @@ func (s *Sink) readPositions(ctx context.Context, committed bool) (map[string]po
 	ends, err := list(ctx, topic)
 	if err == nil {
 		err = ends.Error()
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return map[string]positionsRecord{}, nil // no topic: no positions
 	}
 	if err != nil {
 		return nil, fmt.Errorf("topic sink: the end of the positions topic %s: %w", topic, err)
