@@ -12,6 +12,7 @@ import (
 // FromFile reads files as configured; keys are empty.
 func FromFile[V any](p *Pipeline, cfg filesrc.Config, values engine.Serde[V]) engine.Stream[string, V] {
 	name := fmt.Sprintf("file:%v", cfg.Paths)
+	p.local[name] = localInput{kind: "file", name: name, path: cfg.OffsetsFile}
 	p.sources[name] = func(rt *runtime, stage int) (connect.Source, error) {
 		c := cfg
 		if !rt.opts.Once {

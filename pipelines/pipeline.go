@@ -89,6 +89,9 @@ type Pipeline struct {
 
 	// labels name the outputs of a pipeline file (see labelled).
 	labels []outputLabel
+	// local are the sources that keep their positions in a file of
+	// their own, by source name: Reset resets them.
+	local map[string]localInput
 
 	mu      sync.Mutex
 	runners []*connect.Runner
@@ -120,9 +123,18 @@ func New(name string, o Options) *Pipeline {
 	}
 	g := engine.NewGraph(name)
 	g.SetLogger(o.Logger)
-	p := &Pipeline{g: g, opts: o, static: static, sources: map[string]sourceBinding{}, sinks: map[string]sinkBinding{}}
+	p := &Pipeline{g: g, opts: o, static: static, sources: map[string]sourceBinding{}, sinks: map[string]sinkBinding{}, local: map[string]localInput{}}
 	g.SetOwner(p)
 	return p
+}
+
+// localInput is a source that keeps its positions in an offsets file of
+// its own (file, Postgres and datagen sources).
+type localInput struct {
+	kind   string // "file", "postgres", "datagen"
+	name   string // the input's name in a file, or the source's
+	path   string // its offsets file; "" when it has none
+	preset string // of a datagen input
 }
 
 // The roles of a file's outputs in a pipeline (OutputStats.Role).
@@ -253,6 +265,11 @@ type runtime struct {
 	// partitions of the topics created for the pipeline: those of the
 	// first stage's input.
 	partitions int32
+	// reset: the sinks are made for Reset, which only lists and deletes
+	// their positions: topicSink creates no topic and no transactional
+	// session; readsTopic says whether the stage they are made for reads
+	// topics.
+	reset, readsTopic bool
 }
 
 // ensureTopic creates a topic the pipeline writes to when it is missing,
@@ -312,6 +329,9 @@ func (rt *runtime) topicSource(stage int, cfg topicsrc.Config) (*topicsrc.Source
 // exactly-once source connectors do (KIP-618). Without a source (the dead
 // letter) it is at least once.
 func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source, primary bool) (connect.Sink, error) {
+	if rt.reset {
+		return rt.resetTopicSink(cfg, src)
+	}
 	if err := rt.ensureTopic(cfg.Topic); err != nil {
 		return nil, err
 	}
@@ -331,6 +351,23 @@ func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source
 	}
 	return topicsink.New(cfg)
 }
+
+// resetTopicSink is topicSink for Reset: a sink with the positions topic
+// the stage's sink has when it reads no topic; otherwise an at-least-once
+// sink, whose positions (none, or a transactional sink's group offsets)
+// Reset does not ask for. It creates nothing.
+func (rt *runtime) resetTopicSink(cfg topicsink.Config, src connect.Source) (connect.Sink, error) {
+	cfg.Brokers, cfg.ClientOptions = rt.brokers, rt.opts.ClientOptions
+	if src != nil && !rt.readsTopic {
+		cfg.PositionsTopic = fmt.Sprintf("%s-%s-positions", rt.name, cfg.Topic)
+		cfg.PositionsKey = rt.instance
+		cfg.TransactionalID = fmt.Sprintf("%s-%s-%s", rt.name, cfg.Topic, rt.instance)
+	}
+	return topicsink.New(cfg)
+}
+
+// topicConfig is the configuration of a KeyBy's repartition output.
+func topicConfig(topic string) topicsink.Config { return topicsink.Config{Topic: topic} }
 
 // ensureCompacted creates a compacted topic of one partition when it is
 // missing: where sinks keep positions.

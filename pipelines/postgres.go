@@ -15,6 +15,7 @@ func FromPostgres[V any](p *Pipeline, cfg pgsrc.Config, values engine.Serde[V]) 
 	if cfg.Name == "" {
 		name = "postgres:" + cfg.Table
 	}
+	p.local[name] = localInput{kind: "postgres", name: name, path: cfg.OffsetsFile}
 	p.sources[name] = func(rt *runtime, stage int) (connect.Source, error) {
 		c := cfg
 		if c.Logger == nil {

@@ -98,6 +98,7 @@ var sourceConns = map[string]sourceConn{
 				cfg.OffsetsFile = filepath.Join(dataDir, "offsets", p.g.Name()+"."+in.name+".json")
 			}
 			s := FromFile(p, cfg, engine.Bytes())
+			p.nameLocal(cfg.OffsetsFile, in.name)
 			return engine.MapRecord(s, func(r engine.Record[string, []byte]) (engine.Record[[]byte, []byte], error) {
 				return engine.Record[[]byte, []byte]{Value: r.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}, nil
 			}, engine.Name("input-"+in.name))
@@ -113,6 +114,7 @@ var sourceConns = map[string]sourceConn{
 				cfg.OffsetsFile = filepath.Join(dataDir, "offsets", p.g.Name()+"."+in.name+".json")
 			}
 			s := FromPostgres(p, cfg, engine.Bytes())
+			p.nameLocal(cfg.OffsetsFile, in.name)
 			return engine.MapRecord(s, func(r engine.Record[string, []byte]) (engine.Record[[]byte, []byte], error) {
 				return engine.Record[[]byte, []byte]{Key: []byte(r.Key), Value: r.Value, Time: r.Time, Headers: r.Headers, Pos: r.Pos}, nil
 			}, engine.Name("input-"+in.name))
@@ -127,6 +129,7 @@ var sourceConns = map[string]sourceConn{
 			if cfg.OffsetsFile == "" {
 				cfg.OffsetsFile = filepath.Join(dataDir, "offsets", p.g.Name()+"."+in.name+".json")
 			}
+			p.local["datagen:"+in.name] = localInput{kind: "datagen", name: in.name, path: cfg.OffsetsFile, preset: cfg.Preset}
 			return FromSource(p, "datagen:"+in.name, func() (connect.Source, error) { return datagen.New(cfg) }, engine.Bytes(), engine.Bytes())
 		},
 	},
