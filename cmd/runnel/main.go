@@ -6,7 +6,8 @@
 // and makes a round trip through it with franz-go, and "runnel log dump"
 // prints what is inside segment and index files, like Kafka's
 // kafka-dump-log.sh. "runnel lint" checks pipeline files (YAML) and "runnel
-// run" runs them, showing their progress.
+// run" runs them, showing their progress; "runnel pipeline reset" makes one
+// of them process its input again.
 //
 //	runnel broker --data-dir ./data
 //	runnel topic create clicks --partitions 3
@@ -19,6 +20,7 @@
 //	runnel lint pipeline.yaml
 //	runnel run pipeline.yaml
 //	runnel run --once nightly.yaml
+//	runnel pipeline reset nightly.yaml totals --to-earliest --execute
 //	runnel version
 package main
 
@@ -70,7 +72,8 @@ clients themselves: they work against runnel or any Kafka cluster
 (--bootstrap). "runnel demo" starts a broker in this process and makes a
 round trip through it: produce, consume in a consumer group, commit.
 "runnel run FILE" runs the YAML pipelines of a file (on the embedded
-broker, or a Kafka cluster), and "runnel lint FILE" checks them.`,
+broker, or a Kafka cluster), "runnel lint FILE" checks them, and "runnel
+pipeline reset FILE PIPELINE" makes one process its input again.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -78,7 +81,7 @@ broker, or a Kafka cluster), and "runnel lint FILE" checks them.`,
 		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 	root.AddCommand(newBrokerCmd(), newTopicCmd(), newProduceCmd(), newConsumeCmd(),
-		newGroupCmd(), newDemoCmd(), newLogCmd(), newLintCmd(), newRunCmd(), newVersionCmd())
+		newGroupCmd(), newDemoCmd(), newLogCmd(), newLintCmd(), newRunCmd(), newPipelineCmd(), newVersionCmd())
 	return root
 }
 
