@@ -165,6 +165,13 @@ func (p *Pipeline) resetOn(ctx context.Context, brokers []string, brokerDir stri
 	if err != nil {
 		return nil, err
 	}
+	if src := stages[0].Source; !o.ToTime.IsZero() && !strings.HasPrefix(src, "topic:") {
+		what := "the source " + src
+		if in, ok := p.local[src]; ok {
+			what = fmt.Sprintf("the %s input %s", in.kind, in.name)
+		}
+		return nil, fmt.Errorf("pipelines: pipeline %s reads %s: only topic inputs can be read again from a time (the time of their records); reset it to the earliest instead", p.g.Name(), what)
+	}
 	rt := &runtime{ctx: ctx, opts: p.opts, name: p.g.Name(), brokers: brokers, static: p.static, instance: p.opts.InstanceID, reset: true}
 	if !p.static {
 		// The lock run holds: a pipeline running on this data directory
@@ -331,13 +338,6 @@ func (r *resetter) input(ctx context.Context) error {
 		return r.topicInput(ctx, strings.Split(topics, ","))
 	}
 	in, ok := r.p.local[st.Source]
-	if !r.o.ToTime.IsZero() {
-		what := "the source " + st.Source
-		if ok {
-			what = fmt.Sprintf("the %s input %s", in.kind, in.name)
-		}
-		return fmt.Errorf("pipelines: pipeline %s reads %s: only topic inputs can be read again from a time (the time of their records); reset it to the earliest instead", r.p.g.Name(), what)
-	}
 	if !ok || in.path == "" {
 		r.note("the source %s keeps no positions that a reset knows of: if it keeps its own, reset them yourself", st.Source)
 		return nil
