@@ -447,3 +447,74 @@ pipelines:
 		t.Errorf("after the reset the output holds %q, want the line twice", got)
 	}
 }
+
+// A datagen input is set back to record 0 of its data set: after the
+// reset the run generates the same records (the same times, though the
+// default start is the time of the first run) into the repartition
+// topic, whose positions topic the reset emptied, and every window is
+// written again as before.
+func TestResetDatagen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	yaml := fmt.Sprintf(`broker: {data_dir: %[1]s/data}
+inputs:
+  sample: {datagen: {preset: orders, count: 300}}
+outputs:
+  revenue: {file: {dir: %[1]s/out}}
+pipelines:
+  revenue:
+    from: sample
+    steps:
+      - event_time: value.ts
+      - key_by: value.currency
+      - window: {tumbling: 10s, delay: 10s, aggregate: {orders: count(), revenue: sum(value.amount)}}
+      - to: revenue
+`, dir)
+	run := func() []connect.Stats {
+		t.Helper()
+		f, err := pipelines.Parse("revenue.yaml", []byte(yaml), pipelines.LoadOptions{Once: true, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Run(brokertest.Context(t)); err != nil {
+			t.Fatal(err)
+		}
+		return f.Stats()[0].Stages
+	}
+	if st := run(); st[0].In != 300 || st[1].Late != 0 {
+		t.Fatalf("first run: read %d, %d late", st[0].In, st[1].Late)
+	}
+	first := committedLines(t, filepath.Join(dir, "out"))
+	if len(first) == 0 {
+		t.Fatal("the first run wrote no window")
+	}
+	f, err := pipelines.Parse("revenue.yaml", []byte(yaml), pipelines.LoadOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := f.Reset(brokertest.Context(t), "revenue", pipelines.ResetOptions{ToEarliest: true, Execute: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := planLines(plan)
+	for _, want := range []string{
+		"0 offsets file: offsets file " + filepath.Join(dir, "data", "offsets", "revenue.sample.json") + " (datagen input sample): record 300 of datagen:orders@",
+		" → record 0 (the same records again)\n",
+		"0 sink positions: output repartition topic revenue-",
+		"[0] at 300 → none\n",
+	} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("the plan has no line with %q:\n%s", want, lines)
+		}
+	}
+	if st := run(); st[0].In != 300 || st[1].Late != 0 {
+		t.Fatalf("after the reset: read %d, %d late; want 300 and 0", st[0].In, st[1].Late)
+	}
+	var twice []string
+	for _, l := range first {
+		twice = append(twice, l, l)
+	}
+	if got := committedLines(t, filepath.Join(dir, "out")); !slices.Equal(got, twice) {
+		t.Fatalf("after the second run the output holds\n%q\nwant each window of the first run twice\n%q", got, twice)
+	}
+}
