@@ -34,6 +34,12 @@
 // (file:line:col: message), and compiles the pipelines; File.Run runs
 // them. Expressions are compiled once, by package exprs.
 //
+// File.Reset (and Pipeline.Reset) make a stopped pipeline process its
+// input again: they move every position it keeps (the group offsets of
+// its stages, the offsets files of its inputs, the positions its outputs
+// stored, its state snapshots) to the start of the input or to a time,
+// after a dry run by default; see reset.go.
+//
 // It is the only package (besides examples and cmd) importing both the
 // engine and the connectors.
 package pipelines
