@@ -18,9 +18,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/broker"
+	"github.com/runnel-io/runnel/broker/store"
 	"github.com/runnel-io/runnel/connect"
 	"github.com/runnel-io/runnel/connect/kafkastate"
 	"github.com/runnel-io/runnel/engine"
+	"github.com/runnel-io/runnel/internal/fsutil"
 	"github.com/runnel-io/runnel/pipelines/spec"
 	"github.com/runnel-io/runnel/sources/datagen"
 )
@@ -177,8 +179,11 @@ func (p *Pipeline) resetOn(ctx context.Context, brokers []string, brokerDir stri
 		// The lock run holds: a pipeline running on this data directory
 		// (and the embedded broker) is refused here.
 		id, release, err := acquireInstance(p.opts.DataDir)
-		if err != nil {
+		if errors.Is(err, fsutil.ErrLocked) {
 			return nil, fmt.Errorf("%w: %w", ErrPipelineRunning, err)
+		}
+		if err != nil {
+			return nil, err
 		}
 		defer release()
 		rt.instance = id
@@ -188,8 +193,11 @@ func (p *Pipeline) resetOn(ctx context.Context, brokers []string, brokerDir stri
 			return nil, fmt.Errorf("pipelines: nothing to reset: the embedded broker has no data in %s (did pipeline %s run with this data_dir?): %w", brokerDir, p.g.Name(), err)
 		}
 		b, err := broker.New(broker.DataDir(brokerDir), broker.ListenAddr("127.0.0.1:0"), broker.GroupInitialRebalanceDelay(0))
-		if err != nil {
+		if errors.Is(err, store.ErrLocked) {
 			return nil, fmt.Errorf("%w: starting the embedded broker on %s: %w", ErrPipelineRunning, brokerDir, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pipelines: starting the embedded broker on %s: %w", brokerDir, err)
 		}
 		defer b.Close()
 		rt.brokers = []string{b.Addr()}
