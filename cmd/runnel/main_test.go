@@ -67,6 +67,8 @@ func TestHelp(t *testing.T) {
 	mustContain(t, "group help", out, "list", "describe", "reset-offsets", "delete", "--bootstrap")
 	_, out, _ = runCLI(t, "group", "reset-offsets", "--help")
 	mustContain(t, "group reset-offsets help", out, "--to-earliest", "--to-latest", "--to-offset", "--to-datetime", "--shift-by", "--execute", "dry run")
+	_, out, _ = runCLI(t, "pipeline", "reset", "--help")
+	mustContain(t, "pipeline reset help", out, "--to-earliest", "--to-datetime", "--execute", "dry run", "Reprocessing")
 	_, out, _ = runCLI(t, "log", "dump", "--help")
 	mustContain(t, "log dump help", out, "--records", ".timeindex")
 }
@@ -83,6 +85,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "--compression", "lzma"}, "runnel: --compression \"lzma\" is not a codec runnel knows: use none, gzip, snappy, lz4 or zstd\n"},
 		{[]string{"demo", "--records", "0"}, "runnel: --records 0: produce at least one record\n"},
 		{[]string{"group", "nope"}, "runnel: unknown command \"nope\" for \"runnel group\"\nRun 'runnel group --help' for usage.\n"},
+		{[]string{"pipeline", "nope"}, "runnel: unknown command \"nope\" for \"runnel pipeline\"\nRun 'runnel pipeline --help' for usage.\n"},
 		{[]string{"topic", "nope"}, "runnel: unknown command \"nope\" for \"runnel topic\"\nRun 'runnel topic --help' for usage.\n"},
 		{[]string{"group", "reset-offsets", "g", "--to-yesterday"}, "runnel: unknown flag: --to-yesterday\nRun 'runnel group reset-offsets --help' for usage.\n"},
 		{[]string{"log", "dump"}, "runnel: name at least one .log, .index or .timeindex file\nRun 'runnel log dump --help' for usage.\n"},
