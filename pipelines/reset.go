@@ -328,8 +328,12 @@ func (r *resetter) checkStopped(ctx context.Context) error {
 		for _, m := range d.Members {
 			ms = append(ms, fmt.Sprintf("%s (client %s on %s)", m.MemberID, m.ClientID, m.ClientHost))
 		}
-		return fmt.Errorf("%w: its group %s has %d members (state %s): %s; stop it first (a process that stopped just now leaves the group after the session timeout, %v)",
-			ErrPipelineRunning, g, len(d.Members), d.State, strings.Join(ms, ", "), r.rt.opts.SessionTimeout)
+		members := fmt.Sprintf("%d members", len(d.Members))
+		if len(d.Members) == 1 {
+			members = "1 member"
+		}
+		return fmt.Errorf("%w: its group %s has %s (state %s): %s; stop it first (a process that stopped just now leaves the group after the session timeout, %v)",
+			ErrPipelineRunning, g, members, d.State, strings.Join(ms, ", "), r.rt.opts.SessionTimeout)
 	}
 	return nil
 }

@@ -285,7 +285,7 @@ func TestResetRefusedWhileRunning(t *testing.T) {
 	if !errors.Is(err, pipelines.ErrPipelineRunning) {
 		t.Fatalf("Reset while the group has a member: %v, want ErrPipelineRunning", err)
 	}
-	for _, want := range []string{"group counts has 1 members (state Stable)", "client other-process", "stop it first"} {
+	for _, want := range []string{"group counts has 1 member (state Stable)", "client other-process", "stop it first"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not say %q: %v", want, err)
 		}
