@@ -22,7 +22,7 @@ func TestDeadLetterTopic(t *testing.T) {
 		&kgo.Record{Topic: "in", Value: []byte(`{"user":`), Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("42")}}},
 		&kgo.Record{Topic: "in", Value: []byte(`{"user":"b","page":"/y","ts":2}`)},
 	)
-	p := pipelines.New("dl", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond})
+	p := pipelines.New("dl", pipelines.Options{Brokers: []string{addr}, DataDir: t.TempDir(), CheckpointInterval: 50 * time.Millisecond})
 	p.DeadLetterTo("in-dead")
 	in := pipelines.FromTopic(p, "in", engine.String(), engine.JSON[click]())
 	pages := engine.Map(in, func(r engine.Record[string, click]) (string, error) { return r.Value.Page, nil })

@@ -66,7 +66,7 @@ func TestTopicToTopicExactlyOnce(t *testing.T) {
 	}
 	produce(t, addr, recs...)
 
-	p := pipelines.New("upper", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 100 * time.Millisecond})
+	p := pipelines.New("upper", pipelines.Options{Brokers: []string{addr}, DataDir: t.TempDir(), CheckpointInterval: 100 * time.Millisecond})
 	in := pipelines.FromTopic(p, "in", engine.String(), engine.String())
 	up := engine.Map(in, func(r engine.Record[string, string]) (string, error) { return strings.ToUpper(r.Value), nil })
 	pipelines.ToTopic(up, "out", engine.String(), engine.String())

@@ -51,7 +51,7 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 
 	var commits, failed atomic.Int64
 	var calm atomic.Bool
-	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 20 * time.Millisecond,
+	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, DataDir: t.TempDir(), CheckpointInterval: 20 * time.Millisecond,
 		Restart: pipelines.RestartStrategy{Backoff: 10 * time.Millisecond},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil))})
 	in := pipelines.FromTopic(p, "clicks", engine.String(), engine.JSON[click]())

@@ -175,7 +175,7 @@ func TestWindowToFileExactlyOnce(t *testing.T) {
 	// A first run stops part-way (if it is slow enough); the second
 	// resumes from the files.
 	for _, enough := range []int{len(want) / 3, len(want)} {
-		p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond})
+		p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, DataDir: t.TempDir(), CheckpointInterval: 50 * time.Millisecond})
 		pageCounts(p, dir)
 		runUntil(t, p, func() bool { return len(readRows(t, dir)) >= enough })
 	}
@@ -225,7 +225,7 @@ func TestOnceStopsAtTheEnd(t *testing.T) {
 	addr := startBroker(t)
 	clicks := onceClicks(t, addr)
 	dir := t.TempDir()
-	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond, Once: true})
+	p := pipelines.New("pages", pipelines.Options{Brokers: []string{addr}, DataDir: t.TempDir(), CheckpointInterval: 50 * time.Millisecond, Once: true})
 	pageCounts(p, dir)
 	stats := runOnce(t, p)
 	// Windows the watermark passed (both partitions are past 45s, none
@@ -269,7 +269,7 @@ func TestOnceCloseWindows(t *testing.T) {
 	addr := startBroker(t)
 	clicks := onceClicks(t, addr)
 	dir := t.TempDir()
-	opts := pipelines.Options{Brokers: []string{addr}, CheckpointInterval: 50 * time.Millisecond, Once: true, CloseWindows: true}
+	opts := pipelines.Options{Brokers: []string{addr}, DataDir: t.TempDir(), CheckpointInterval: 50 * time.Millisecond, Once: true, CloseWindows: true}
 	p := pipelines.New("pages", opts)
 	pageCounts(p, dir)
 	stats := runOnce(t, p)
