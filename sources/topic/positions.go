@@ -39,6 +39,11 @@ type part struct {
 	// stopAt is, in a bounded run, the end to read up to: the end when
 	// the partition was assigned, or when the run was bounded.
 	stopAt int64
+	// from is the number of the last listing that started before the
+	// partition was assigned or the run bounded: only a later one may
+	// set listed and stopAt (an earlier one may answer after StopAtEnd,
+	// with an end from before the stage upstream finished).
+	from int64
 }
 
 // own records that the source was assigned in, starting at off (a
@@ -46,7 +51,7 @@ type part struct {
 //
 // REQUIRES: s.mu
 func (s *Source) own(in engine.Input, off int64) {
-	p := &part{next: -1, end: -1, stopAt: -1}
+	p := &part{next: -1, end: -1, stopAt: -1, from: s.listings}
 	if off >= 0 {
 		p.next, p.exact = off, true
 	}
@@ -97,6 +102,8 @@ func (s *Source) stopRefresher() {
 func (s *Source) refresh(ctx context.Context) error {
 	s.mu.Lock()
 	n := len(s.parts)
+	s.listings++
+	listing := s.listings
 	s.mu.Unlock()
 	if n == 0 {
 		return nil
@@ -112,6 +119,9 @@ func (s *Source) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.testHookListed != nil {
+		s.testHookListed()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for in, p := range s.parts {
@@ -121,6 +131,9 @@ func (s *Source) refresh(ctx context.Context) error {
 			continue
 		}
 		p.end = max(p.end, e.Offset)
+		if listing <= p.from {
+			continue // started before the part was assigned or bounded
+		}
 		if s.bounded && p.stopAt < 0 {
 			p.stopAt = e.Offset
 		}

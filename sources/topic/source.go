@@ -114,6 +114,8 @@ type Source struct {
 	skipped int64
 	// noneWarned: a bounded run was told it has no partitions.
 	noneWarned bool
+	// listings counts the listings of the ends the refresher started.
+	listings int64
 	// purgeTo are the positions to delete below at the next purge, and
 	// purged when the last one ran (DeleteCommitted).
 	purgeTo map[engine.Input]int64
@@ -128,6 +130,9 @@ type Source struct {
 	kick    chan struct{}
 	stopRef context.CancelFunc
 	refWG   sync.WaitGroup
+	// testHookListed, set by a test before Open, runs in the refresher
+	// between a listing's answers and their use.
+	testHookListed func()
 }
 
 var (
@@ -149,7 +154,7 @@ func (s *Source) StopAtEnd() {
 	defer s.mu.Unlock()
 	s.bounded = true
 	for _, p := range s.parts {
-		p.stopAt = -1 // listed again
+		p.stopAt, p.from = -1, s.listings // listed again, by a listing that starts from now
 	}
 	s.kickLocked()
 }
@@ -492,13 +497,15 @@ func fromKgo(r *connect.Record, kr *kgo.Record) {
 const PurgeInterval = 30 * time.Second
 
 // Commit commits the positions as the group's offsets. With a
-// transactional sink the transaction commits them, and this does nothing
-// more. With DeleteCommitted it then deletes the records below them.
+// transactional sink the transaction committed them already, and this
+// does nothing more. With DeleteCommitted it then deletes the records
+// below them: only once they are committed, which for the runtime's
+// exactly-once sinks was before this call, and otherwise is this call's.
 func (s *Source) Commit(ctx context.Context, cp connect.Checkpoint) error {
-	if s.cfg.DeleteCommitted {
-		s.purge(ctx, cp)
-	}
 	if s.session != nil {
+		if s.cfg.DeleteCommitted {
+			s.purge(ctx, cp)
+		}
 		return nil
 	}
 	offsets := map[string]map[int32]kgo.EpochOffset{}
@@ -524,6 +531,9 @@ func (s *Source) Commit(ctx context.Context, cp connect.Checkpoint) error {
 			}
 		}
 	})
+	if cerr == nil && s.cfg.DeleteCommitted {
+		s.purge(ctx, cp)
+	}
 	return cerr
 }
 
