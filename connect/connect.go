@@ -124,6 +124,12 @@ func (d Delivery) String() string {
 type Batch struct {
 	Task    TaskID
 	Records []*Record
+	// Past holds, per input, a position the source moved to past
+	// offsets that hold no record (a topic's transaction markers): the
+	// task's position moves there too, after the records, so that a
+	// partition ending with a marker is committed at its end. A batch
+	// may have no records and only Past.
+	Past engine.Positions
 }
 
 // Assignments receives the task changes of a source. The source calls it

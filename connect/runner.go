@@ -377,6 +377,11 @@ func (r *Runner) process(ctx context.Context, batches []Batch) error {
 		if t == nil {
 			continue // revoked while the batch was on its way
 		}
+		for in, next := range b.Past {
+			if next > t.pos[in] && len(b.Records) == 0 {
+				t.pos[in], t.dirty = next, true
+			}
+		}
 		if len(b.Records) == 0 {
 			continue
 		}
@@ -384,7 +389,8 @@ func (r *Runner) process(ctx context.Context, batches []Batch) error {
 		if err := t.t.ProcessBatch(r.info.Source, b.Records); err != nil {
 			return fmt.Errorf("connect: %s task %d: %w", r.key, t.id, err)
 		}
-		// The positions: where each input's last record of the batch ends.
+		// The positions: where each input's last record of the batch ends,
+		// or further past what holds no record.
 		in, next := b.Records[0].Pos.Input, b.Records[0].Pos.Next
 		for _, rec := range b.Records[1:] {
 			if rec.Pos.Input != in {
@@ -394,6 +400,9 @@ func (r *Runner) process(ctx context.Context, batches []Batch) error {
 			next = rec.Pos.Next
 		}
 		t.pos[in] = next
+		for in, next := range b.Past {
+			t.pos[in] = max(t.pos[in], next)
+		}
 		t.dirty, t.lastRecord = true, time.Now()
 		r.cur = nil
 		if err := r.flush(ctx, t); err != nil {

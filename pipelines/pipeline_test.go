@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel-io/runnel/engine"
 	"github.com/runnel-io/runnel/internal/brokertest"
 	"github.com/runnel-io/runnel/pipelines"
+	filesink "github.com/runnel-io/runnel/sinks/file"
 )
 
 func startBroker(t testing.TB) string { return brokertest.Start(t) }
@@ -93,5 +95,43 @@ func TestTopicToTopicExactlyOnce(t *testing.T) {
 	}
 	if len(got) != n {
 		t.Fatalf("read %d records, want %d", len(got), n)
+	}
+}
+
+// A partition that ends with a transaction marker is committed at its end,
+// marker included: the group shows no lag once everything is read (issue
+// 12: "LAG 1 while idle"), and a stage closing its windows at the end of
+// its input sees the end.
+func TestMarkersAreCommittedPositions(t *testing.T) {
+	addr := startBroker(t)
+	createTopic(t, addr, "in", 1)
+	cl := brokertest.Client(t, addr, kgo.TransactionalID("feeder"), kgo.DefaultProduceTopic("in"))
+	ctx := brokertest.Context(t)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(fmt.Sprint(i))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := pipelines.New("copy", pipelines.Options{Brokers: []string{addr}, DataDir: t.TempDir(), Once: true})
+	in := pipelines.FromTopic(p, "in", engine.String(), engine.String())
+	pipelines.ToFile(in, filesink.Config{Dir: dir}, engine.String(), engine.String())
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(brokertest.Client(t, addr))
+	lag, err := adm.Lag(ctx, "copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := lag["copy"].Lag.TotalByTopic()["in"]
+	if l.Lag != 0 {
+		t.Fatalf("the group's lag after reading everything: %+v, want 0 (the commit marker is past the last record)", l)
 	}
 }

@@ -447,21 +447,29 @@ func (s *Source) Poll(ctx context.Context) ([]connect.Batch, error) {
 			return
 		}
 		in := engine.Input{Stream: p.Topic, Partition: p.Partition}
-		s.fetched(in, p.Records[0].Offset, p.Records[len(p.Records)-1].Offset, p.LogStartOffset, p.LastStableOffset)
+		last := p.Records[len(p.Records)-1].Offset
+		s.fetched(in, p.Records[0].Offset, last, p.LogStartOffset, p.LastStableOffset)
 		n := 0
 		for _, kr := range p.Records {
 			if !kr.Attrs.IsControl() {
 				n++
 			}
 		}
-		if n == 0 {
-			return // only transaction markers
-		}
 		i, ok := byTask[p.Partition]
 		if !ok {
 			i = len(batches)
 			byTask[p.Partition] = i
 			batches = append(batches, connect.Batch{Task: p.Partition})
+		}
+		if p.Records[len(p.Records)-1].Attrs.IsControl() {
+			// The partition goes on past its last record: a marker.
+			if batches[i].Past == nil {
+				batches[i].Past = engine.Positions{}
+			}
+			batches[i].Past[in] = last + 1
+		}
+		if n == 0 {
+			return // only transaction markers
 		}
 		// One allocation for the partition's records.
 		recs := make([]connect.Record, n)
