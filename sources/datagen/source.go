@@ -54,7 +54,10 @@ type Source struct {
 	committed int64 // what OffsetsFile holds, -1 unknown; REQUIRES: offMu
 }
 
-var _ connect.Source = (*Source)(nil)
+var (
+	_ connect.Source = (*Source)(nil)
+	_ connect.Ender  = (*Source)(nil)
+)
 
 // New returns a Source for cfg, after validating it. It touches no file:
 // Open does.
@@ -277,6 +280,13 @@ func (s *Source) generate(n int) []*connect.Record {
 	}
 	s.next += int64(n)
 	return out
+}
+
+// AtEnd implements connect.Ender: with Count set, task 0 has generated
+// its Count records (the last Poll returned the last of them). It is
+// called between Polls.
+func (s *Source) AtEnd(task connect.TaskID) bool {
+	return task == 0 && s.assigned && s.end >= 0 && s.next >= s.end
 }
 
 // Lag returns, for task 0, how many of the Count records are left to

@@ -522,3 +522,26 @@ func TestRewindOffsetsFile(t *testing.T) {
 	t.Cleanup(func() { again.Close(context.Background()) })
 	equalRecords(t, readAll(t, again), first)
 }
+
+// AtEnd says a bounded run generated its Count records as soon as the
+// last Poll returned the last of them, and never before (windows close
+// then, with --close-windows).
+func TestAtEnd(t *testing.T) {
+	t.Parallel()
+	s := open(t, Config{Preset: PresetOrders, Count: 10, MaxBatch: 4}, nil)
+	if s.AtEnd(0) {
+		t.Fatal("at its end before the first Poll")
+	}
+	n := 0
+	for n < 10 {
+		bs, err := s.Poll(context.Background())
+		requireNoError(t, err)
+		n += len(records(t, bs))
+		if got := s.AtEnd(0); got != (n == 10) {
+			t.Fatalf("AtEnd after %d of 10 records: %v", n, got)
+		}
+	}
+	if open(t, Config{Preset: PresetOrders}, nil).AtEnd(0) {
+		t.Fatal("an unbounded source at its end")
+	}
+}
