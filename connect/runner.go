@@ -99,13 +99,41 @@ type Stats struct {
 	Deleted int64
 	// Watermark is the lowest watermark of the tasks' windows (Unix ms);
 	// math.MinInt64 when none has one.
-	Watermark   int64
-	Lag         int64 // -1 when unknown
+	Watermark int64
+	Lag       int64 // -1 when unknown
+	// Checkpoints counts the commits of work (not those that only sent
+	// watermark markers).
 	Checkpoints int64
-	// Written counts the records handed to each sink (by output name)
-	// that it took: outputs of records already in an exactly-once sink
-	// after a crash are not handed again, nor counted.
+	// Written counts the records each sink (by output name) took and
+	// committed: outputs of records already in an exactly-once sink after
+	// a crash are not handed again, nor counted, and what is rolled back
+	// is not counted.
 	Written map[string]int64
+}
+
+// Plus returns the counters of s and later summed, with the tasks, the
+// watermark and the lag of later: the progress of a stage that a later
+// runner continued after s (a restart).
+func (s Stats) Plus(later Stats) Stats {
+	sum := later
+	sum.In += s.In
+	sum.Out += s.Out
+	sum.Late += s.Late
+	sum.Skipped += s.Skipped
+	sum.DeadLettered += s.DeadLettered
+	sum.Closed += s.Closed
+	sum.Deleted += s.Deleted
+	sum.Checkpoints += s.Checkpoints
+	if len(s.Written) > 0 {
+		sum.Written = maps.Clone(later.Written)
+		if sum.Written == nil {
+			sum.Written = map[string]int64{}
+		}
+		for name, n := range s.Written {
+			sum.Written[name] += n
+		}
+	}
+	return sum
 }
 
 // Runner runs one stage of a graph: it feeds the records of its source to
@@ -156,6 +184,22 @@ type task struct {
 	lastRecord time.Time
 	// ended: the task's end markers were sent (at the end of the input).
 	ended bool
+	// pending counts, per sink, the records written since the last
+	// commit; they count in Stats.Written once committed.
+	pending map[string]int64
+	// atCommit are the task's counters as of its last commit: what a
+	// task dropped without a commit (lost, rolled back, failed) adds to
+	// the stage's totals, as its uncommitted work is done again.
+	atCommit counts
+}
+
+// counts are a task's counters at a point in time.
+type counts struct {
+	in, out, late, skipped, deadLettered, closed int64
+}
+
+func countsOf(m *engine.Metrics) counts {
+	return counts{m.In.Load(), m.Out.Load(), m.Late.Load(), m.Skipped.Load(), m.DeadLettered.Load(), m.Closed.Load()}
 }
 
 // NewRunner checks cfg and returns a runner for it.
@@ -436,7 +480,7 @@ func (r *Runner) flush(ctx context.Context, t *task) error {
 		var err error
 		if len(b.ptrs) > 0 {
 			err = r.cfg.Sinks[out].Write(ctx, t.id, b.ptrs)
-			r.countWritten(out, len(b.ptrs), err)
+			t.countWritten(out, len(b.ptrs), err)
 			err = r.rejected(ctx, t, out, err)
 		}
 		clear(b.recs)
@@ -480,7 +524,7 @@ func (r *Runner) rejected(ctx context.Context, t *task, out string, err error) e
 			return nil
 		}
 		err := r.cfg.Sinks[p.DeadLetter].Write(ctx, t.id, dls)
-		r.countWritten(p.DeadLetter, len(dls), err)
+		t.countWritten(p.DeadLetter, len(dls), err)
 		if err != nil {
 			return fmt.Errorf("connect: %s task %d: writing what %s refused to the dead letter %s: %w", r.key, t.id, out, p.DeadLetter, err)
 		}
@@ -490,9 +534,10 @@ func (r *Runner) rejected(ctx context.Context, t *task, out string, err error) e
 	}
 }
 
-// countWritten counts the n records handed to the sink out that it took:
-// all of them, but those it refused, when err is nil or a RejectedError.
-func (r *Runner) countWritten(out string, n int, err error) {
+// countWritten counts, for task t, the n records handed to the sink out
+// that it took: all of them, but those it refused, when err is nil or a
+// RejectedError. They count in Stats once committed.
+func (t *task) countWritten(out string, n int, err error) {
 	var rej *RejectedError
 	switch {
 	case err == nil:
@@ -501,7 +546,10 @@ func (r *Runner) countWritten(out string, n int, err error) {
 	default:
 		return
 	}
-	r.written[out].Add(int64(n))
+	if t.pending == nil {
+		t.pending = map[string]int64{}
+	}
+	t.pending[out] += int64(n)
 }
 
 // setAhead records that the sink name holds the outputs up to pos.
@@ -735,8 +783,17 @@ func (r *Runner) checkpointLocked(ctx context.Context, regular bool) error {
 				delete(t.ahead, name)
 			}
 		}
+		for name, n := range t.pending {
+			r.written[name].Add(n)
+		}
+		clear(t.pending)
+		t.atCommit = countsOf(t.t.Metrics())
 	}
-	r.checkpoints.Add(1)
+	// A checkpoint that only broadcast watermark markers committed no
+	// work: it is not counted (a failing stage must not look healthy).
+	if len(cp) > 0 {
+		r.checkpoints.Add(1)
+	}
 	return nil
 }
 
@@ -924,17 +981,18 @@ func (r *Runner) removeTask(id TaskID) {
 }
 
 // retireLocked adds the counters of a task that goes away to the gone
-// ones.
+// ones: those of its last commit, as what it did since is dropped (and
+// done again by the task that replaces it, here or elsewhere).
 //
 // REQUIRES: r.stats
 func (r *Runner) retireLocked(t *task) {
-	m, g := t.t.Metrics(), &r.stats.gone
-	g.In += m.In.Load()
-	g.Out += m.Out.Load()
-	g.Late += m.Late.Load()
-	g.Skipped += m.Skipped.Load()
-	g.DeadLettered += m.DeadLettered.Load()
-	g.Closed += m.Closed.Load()
+	c, g := t.atCommit, &r.stats.gone
+	g.In += c.in
+	g.Out += c.out
+	g.Late += c.late
+	g.Skipped += c.skipped
+	g.DeadLettered += c.deadLettered
+	g.Closed += c.closed
 }
 
 // Assigned implements Assignments: it opens the tasks in every sink and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +96,9 @@ type Pipeline struct {
 
 	mu      sync.Mutex
 	runners []*connect.Runner
+	// before are, per stage, the counters of the runners a restart
+	// replaced: Stats goes on from them.
+	before []connect.Stats
 	// With Options.Once: the source of each stage, and which stages are
 	// done, so that a stage reading a repartition topic stops at its end
 	// once the stage writing it is done.
@@ -243,8 +247,12 @@ func (p *Pipeline) Stats() []connect.Stats {
 	defer p.mu.Unlock()
 	out := make([]connect.Stats, len(p.runners))
 	for i, r := range p.runners {
+		out[i] = connect.Stats{Lag: -1, Watermark: math.MinInt64}
 		if r != nil {
 			out[i] = r.Stats()
+		}
+		if i < len(p.before) {
+			out[i] = p.before[i].Plus(out[i])
 		}
 	}
 	return out
@@ -453,7 +461,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 		}
 	}
 	p.mu.Lock()
-	p.runners = make([]*connect.Runner, len(stages))
+	p.runners, p.before = make([]*connect.Runner, len(stages)), make([]connect.Stats, len(stages))
 	p.srcs, p.done = make([]connect.Source, len(stages)), make([]bool, len(stages))
 	p.mu.Unlock()
 

@@ -170,7 +170,14 @@ func (p *Pipeline) runStage(ctx context.Context, rt *runtime, store *kafkastate.
 			start := time.Now()
 			err = r.Run(ctx)
 			closeSinks()
-			healthy = rs.s.healthy(r.Stats().Checkpoints, time.Since(start))
+			st := r.Stats()
+			healthy = rs.s.healthy(st.Checkpoints, time.Since(start))
+			if err != nil && ctx.Err() == nil {
+				// Restarted or not, what it committed stays counted.
+				p.mu.Lock()
+				p.before[i], p.runners[i] = p.before[i].Plus(st), nil
+				p.mu.Unlock()
+			}
 		}
 		var recErr *engine.RecordError
 		var rejErr *connect.RejectedError

@@ -77,6 +77,12 @@ func TestFailingSinkRestartsTheStage(t *testing.T) {
 	}
 	t.Logf("%d commits, %d failed", commits.Load(), failed.Load())
 	checkCounts(t, dir, want)
+	// The counters go on across the restarts, each record and each row
+	// written counted once.
+	st := p.Stats()
+	if rows := int64(len(readRows(t, dir))); st[0].In != 4000+2 || st[1].Written["flaky-files"] != rows { // and a flush click per partition
+		t.Errorf("stats %+v, want 4002 records in (the clicks and a flush per partition) and the %d rows written", st, rows)
+	}
 }
 
 // failFirst fails the first commits of a sink, counted over the sinks a
