@@ -350,14 +350,24 @@ func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source
 		cfg.TransactionalID = fmt.Sprintf("%s-%s", rt.groups[stage], rt.instance)
 		return topicsink.NewTransactional(ts, cfg)
 	case src != nil && !fromTopic:
-		cfg.PositionsTopic = fmt.Sprintf("%s-%s-positions", rt.name, cfg.Topic)
+		rt.withPositions(&cfg)
 		if err := rt.ensureCompacted(cfg.PositionsTopic); err != nil {
 			return nil, err
 		}
-		cfg.PositionsKey = rt.instance
-		cfg.TransactionalID = fmt.Sprintf("%s-%s-%s", rt.name, cfg.Topic, rt.instance)
 	}
 	return topicsink.New(cfg)
+}
+
+// withPositions sets the positions topic of a topic sink whose stage reads
+// no topic: <pipeline>-<topic>-positions, keys under <pipeline>/<topic>
+// (two pipelines whose names and topics make the same topic name keep
+// apart), each process under its instance, and a transactional id of its
+// own form (no group-based id can be it).
+func (rt *runtime) withPositions(cfg *topicsink.Config) {
+	cfg.PositionsTopic = fmt.Sprintf("%s-%s-positions", rt.name, cfg.Topic)
+	cfg.PositionsScope = rt.name + "/" + cfg.Topic
+	cfg.PositionsKey = cfg.PositionsScope + "/" + rt.instance
+	cfg.TransactionalID = "positions:" + cfg.PositionsKey
 }
 
 // resetTopicSink is topicSink for Reset: a sink with the positions topic
@@ -367,9 +377,7 @@ func (rt *runtime) topicSink(stage int, cfg topicsink.Config, src connect.Source
 func (rt *runtime) resetTopicSink(cfg topicsink.Config, src connect.Source) (connect.Sink, error) {
 	cfg.Brokers, cfg.ClientOptions = rt.brokers, rt.opts.ClientOptions
 	if src != nil && !rt.readsTopic {
-		cfg.PositionsTopic = fmt.Sprintf("%s-%s-positions", rt.name, cfg.Topic)
-		cfg.PositionsKey = rt.instance
-		cfg.TransactionalID = fmt.Sprintf("%s-%s-%s", rt.name, cfg.Topic, rt.instance)
+		rt.withPositions(&cfg)
 	}
 	return topicsink.New(cfg)
 }

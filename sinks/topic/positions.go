@@ -22,7 +22,7 @@ import (
 // A sink with a positions topic stores, in the transaction of each
 // checkpoint, one record per task of the checkpoint:
 //
-//	key:   PositionsKey "/" task            e.g. "feed-views-host-1a2b3c4d/0"
+//	key:   PositionsKey "/" task            e.g. "feed/views/host-1a2b3c4d/0"
 //	value: {"version":1,"positions":[{"stream":"datagen:pageviews@2026-12-07T09:00:00Z","partition":0,"next":5000}]}
 //
 // The topic is compacted: its last record of a key is the task's
@@ -33,7 +33,8 @@ import (
 // is where the source resumes, and what the sink's output holds up to.
 //
 // DeletePositions, which a reset of the pipeline calls, writes a
-// tombstone (a record without a value) for every key, in a transaction:
+// tombstone (a record without a value) for every key under PositionsScope
+// (of every process), in a transaction:
 // a task whose last record is a tombstone has no positions, and the
 // source starts where its own positions say (a datagen, file or Postgres
 // source's offsets file).
@@ -202,8 +203,9 @@ func (s *Sink) readPositions(ctx context.Context, committed bool) (map[string]po
 var _ connect.PositionsDeleter = (*Sink)(nil)
 
 // StoredPositions implements connect.PositionsDeleter: the positions
-// stored under the sink's PositionsKey, by task, as OpenTask reads them.
-// It changes nothing. A sink without a positions topic stores none of
+// stored under the sink's PositionsScope, by task, as OpenTask reads them
+// (the positions of a task that several processes kept, each under its
+// own key, merged: the furthest per input). It changes nothing. A sink without a positions topic stores none of
 // its own: an at-least-once sink has none, and a transactional sink's
 // are its source group's committed offsets (which a reset moves itself).
 func (s *Sink) StoredPositions(ctx context.Context) (map[connect.TaskID]engine.Positions, error) {
@@ -215,13 +217,12 @@ func (s *Sink) StoredPositions(ctx context.Context) (map[connect.TaskID]engine.P
 	if err != nil {
 		return nil, err
 	}
-	prefix := s.cfg.PositionsKey + "/"
 	for key, r := range latest {
-		id, ok := strings.CutPrefix(key, prefix)
+		rest, ok := strings.CutPrefix(key, s.cfg.PositionsScope+"/")
 		if !ok {
 			continue
 		}
-		task, err := strconv.ParseInt(id, 10, 32)
+		task, err := strconv.ParseInt(rest[strings.LastIndexByte(rest, '/')+1:], 10, 32)
 		if err != nil {
 			continue
 		}
@@ -229,16 +230,19 @@ func (s *Sink) StoredPositions(ctx context.Context) (map[connect.TaskID]engine.P
 		if err != nil {
 			return nil, fmt.Errorf("topic sink: the positions topic %s, key %s: %w", s.cfg.PositionsTopic, key, err)
 		}
-		if len(pos) > 0 {
-			out[connect.TaskID(task)] = pos
+		for in, next := range pos {
+			if out[connect.TaskID(task)] == nil {
+				out[connect.TaskID(task)] = engine.Positions{}
+			}
+			out[connect.TaskID(task)][in] = max(out[connect.TaskID(task)][in], next)
 		}
 	}
 	return out, nil
 }
 
 // DeletePositions implements connect.PositionsDeleter: it writes a
-// tombstone for every key of the positions topic (those of every
-// PositionsKey: the topic is the sink's), in a transaction of the sink's
+// tombstone for every key under PositionsScope (of every process), in a
+// transaction of the sink's
 // transactional id, which first fences a previous owner of the id (its
 // open transaction is aborted). The records written to Topic stay. A sink
 // without a positions topic has nothing to delete.
@@ -249,12 +253,15 @@ func (s *Sink) DeletePositions(ctx context.Context) error {
 	if err := s.fence(ctx); err != nil {
 		return err
 	}
-	// Every key, those of open or aborted transactions too: a tombstone
-	// too many is harmless.
+	// Every key of the scope, those of open or aborted transactions too:
+	// a tombstone too many is harmless.
 	latest, err := s.readPositions(ctx, false)
 	if err != nil {
 		return err
 	}
+	maps.DeleteFunc(latest, func(key string, _ positionsRecord) bool {
+		return !strings.HasPrefix(key, s.cfg.PositionsScope+"/")
+	})
 	if len(latest) == 0 {
 		return nil
 	}

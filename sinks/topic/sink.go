@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,9 +60,13 @@ type Config struct {
 	// the positions they cover, which go to PositionsTopic (compacted,
 	// made by the caller; give each sink its own, so that no other
 	// writer's open transaction holds back what OpenTask reads) under
-	// the key PositionsKey + "/" + task. Set by the pipelines' runtime
-	// for a stage whose source is not a topic.
+	// the key PositionsKey + "/" + task. PositionsScope is the start of
+	// PositionsKey that the sink's processes share (PositionsKey is
+	// PositionsScope + "/" + the process): StoredPositions and
+	// DeletePositions cover every key under it. Set by the pipelines'
+	// runtime for a stage whose source is not a topic.
 	PositionsTopic string    `yaml:"-"`
+	PositionsScope string    `yaml:"-"`
 	PositionsKey   string    `yaml:"-"`
 	ClientOptions  []kgo.Opt `yaml:"-"`
 }
@@ -73,6 +78,8 @@ func (c *Config) Validate() error {
 		return errors.New("topic sink: topic: a topic is required")
 	case c.PositionsTopic != "" && c.TransactionalID == "":
 		return errors.New("topic sink: transactional_id: a sink that stores positions needs a transactional id")
+	case c.PositionsTopic != "" && !strings.HasPrefix(c.PositionsKey, c.PositionsScope+"/"):
+		return fmt.Errorf("topic sink: the positions key %q is not under the scope %q", c.PositionsKey, c.PositionsScope)
 	}
 	return nil
 }

@@ -618,7 +618,8 @@ func TestPositionsTopic(t *testing.T) {
 	compact := "compact"
 	brokertest.CreateTopic(t, addr, "out-positions", 1, map[string]*string{"cleanup.policy": &compact})
 	ctx := brokertest.Context(t)
-	cfg := topic.Config{Brokers: []string{addr}, Topic: "out", TransactionalID: "feed-out", PositionsTopic: "out-positions", PositionsKey: "host-1"}
+	cfg := topic.Config{Brokers: []string{addr}, Topic: "out", TransactionalID: "feed-out", PositionsTopic: "out-positions",
+		PositionsScope: "feed/out", PositionsKey: "feed/out/host-1"}
 	gen := engine.Input{Stream: "datagen:orders@2026-12-07T00:00:00Z"}
 	recs := func(prefix string, from, to int) []*connect.Record {
 		var out []*connect.Record
@@ -683,8 +684,10 @@ func TestPositionsTopic(t *testing.T) {
 }
 
 // TestPositionsTopicDelete: DeletePositions writes a tombstone for every
-// key of the positions topic, other processes' keys too; OpenTask and
-// StoredPositions then find none, and the records written stay.
+// key of the sink's scope, other processes' keys too, and none of another
+// scope (another pipeline whose positions topic has the same name);
+// OpenTask and StoredPositions then find none, and the records written
+// stay. StoredPositions lists every process's, merged.
 func TestPositionsTopicDelete(t *testing.T) {
 	t.Parallel()
 	addr := brokertest.Start(t)
@@ -692,9 +695,11 @@ func TestPositionsTopicDelete(t *testing.T) {
 	compact := "compact"
 	brokertest.CreateTopic(t, addr, "out-positions", 1, map[string]*string{"cleanup.policy": &compact})
 	ctx := brokertest.Context(t)
-	cfg := func(instance string) topic.Config {
-		return topic.Config{Brokers: []string{addr}, Topic: "out", TransactionalID: "feed-out-" + instance, PositionsTopic: "out-positions", PositionsKey: instance}
+	scoped := func(scope, instance string) topic.Config {
+		return topic.Config{Brokers: []string{addr}, Topic: "out", TransactionalID: "positions:" + scope + "/" + instance, PositionsTopic: "out-positions",
+			PositionsScope: scope, PositionsKey: scope + "/" + instance}
 	}
+	cfg := func(instance string) topic.Config { return scoped("feed/out", instance) }
 	gen := engine.Input{Stream: "datagen:orders@2026-12-07T00:00:00Z"}
 	commitAt := func(s *topic.Sink, task connect.TaskID, next int64) {
 		t.Helper()
@@ -713,17 +718,22 @@ func TestPositionsTopicDelete(t *testing.T) {
 	commitAt(a, 0, 5)
 	commitAt(a, 1, 7)
 	b := newSink(t, cfg("host-2"))
-	commitAt(b, 0, 3)
+	commitAt(b, 0, 9)
+	other := newSink(t, scoped("fee/d/out", "host-1")) // another pipeline's
+	commitAt(other, 0, 4)
 	requireNoError(t, a.Close(ctx))
 	requireNoError(t, b.Close(ctx))
 
 	r := newSink(t, cfg("host-1"))
 	stored, err := r.StoredPositions(ctx)
 	requireNoError(t, err)
-	if want := map[connect.TaskID]engine.Positions{0: {gen: 5}, 1: {gen: 7}}; !maps.EqualFunc(stored, want, engine.Positions.Equal) {
-		t.Fatalf("StoredPositions = %v, want %v (host-1's keys)", stored, want)
+	if want := map[connect.TaskID]engine.Positions{0: {gen: 9}, 1: {gen: 7}}; !maps.EqualFunc(stored, want, engine.Positions.Equal) {
+		t.Fatalf("StoredPositions = %v, want %v (both processes' keys, the furthest)", stored, want)
 	}
 	requireNoError(t, r.DeletePositions(ctx))
+	if pos, err := newSink(t, scoped("fee/d/out", "host-1")).OpenTask(ctx, 0); err != nil || !pos.Equal(engine.Positions{gen: 4}) {
+		t.Fatalf("another scope's positions after DeletePositions: %v, %v; want position 4", pos, err)
+	}
 	for _, instance := range []string{"host-1", "host-2"} {
 		s := newSink(t, cfg(instance))
 		if stored, err := s.StoredPositions(ctx); err != nil || len(stored) != 0 {
@@ -733,8 +743,8 @@ func TestPositionsTopicDelete(t *testing.T) {
 			t.Fatalf("%s after DeletePositions: OpenTask(0) = %v, %v; want none", instance, pos, err)
 		}
 	}
-	if got := readUntil(t, addr, "out", kgo.ReadCommitted(), atLeast(3)); len(got) != 3 {
-		t.Fatalf("the output holds %d records, want the 3 written", len(got))
+	if got := readUntil(t, addr, "out", kgo.ReadCommitted(), atLeast(4)); len(got) != 4 {
+		t.Fatalf("the output holds %d records, want the 4 written", len(got))
 	}
 	// Positions committed after a reset are read back.
 	c := newSink(t, cfg("host-1"))
