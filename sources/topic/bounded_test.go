@@ -280,3 +280,47 @@ func TestBoundedWithoutPartitions(t *testing.T) {
 		cancel()
 	}
 }
+
+// With start_at latest, a position deleted before it was read sends the
+// client to the end: the deleted records and those up to the end are
+// skipped, and counted.
+func TestDeletedBeforeReadStartAtLatest(t *testing.T) {
+	t.Parallel()
+	addr := brokertest.Start(t)
+	forever := "-1"
+	brokertest.CreateTopic(t, addr, "in", 1, map[string]*string{"retention.ms": &forever})
+	produce(t, addr, "in", 1, 0, 10)
+	adm := kadm.NewClient(brokertest.Client(t, addr))
+	ctx := brokertest.Context(t)
+	committed := kadm.Offsets{}
+	committed.AddOffset("in", 0, 2, -1)
+	if err := adm.CommitAllOffsets(ctx, "g", committed); err != nil {
+		t.Fatal(err)
+	}
+	deleteTo := kadm.Offsets{}
+	deleteTo.AddOffset("in", 0, 6, -1)
+	if resp, err := adm.DeleteRecords(ctx, deleteTo); err != nil || resp.Error() != nil {
+		t.Fatalf("%v %v", err, resp.Error())
+	}
+	logs := &proctest.Buffer{}
+	s := newSource(t, topic.Config{Brokers: []string{addr}, Topics: []string{"in"}, Group: "g", StartAt: "latest",
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	open(t, s, &assignments{})
+	for s.Skipped() == 0 {
+		pctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		if _, err := s.Poll(pctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatal(err)
+		}
+		cancel()
+		if ctx.Err() != nil {
+			t.Fatalf("nothing counted as skipped; logs:\n%s", logs)
+		}
+	}
+	produce(t, addr, "in", 1, 10, 2)
+	if o := offsets(poll(t, s, 2, nil)[in("in", 0)]); fmt.Sprint(o) != "[10 11]" {
+		t.Fatalf("read offsets %v, want 10 and 11", o)
+	}
+	if n := s.Skipped(); n != 8 {
+		t.Fatalf("Skipped() = %d, want 8 (2 to 5 deleted, 6 to 9 skipped to the end)\nlogs:\n%s", n, logs)
+	}
+}

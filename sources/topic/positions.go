@@ -76,6 +76,7 @@ func (s *Source) startRefresher() {
 		defer s.refWG.Done()
 		t := time.NewTicker(refreshInterval)
 		defer t.Stop()
+		var failingSince, warned time.Time
 		for {
 			select {
 			case <-ctx.Done():
@@ -83,8 +84,22 @@ func (s *Source) startRefresher() {
 			case <-t.C:
 			case <-s.kick:
 			}
-			if err := s.refresh(ctx); err != nil && ctx.Err() == nil {
-				s.log.Debug("listing the ends of the partitions", "err", err)
+			err := s.refresh(ctx)
+			switch {
+			case err == nil || ctx.Err() != nil:
+				failingSince = time.Time{}
+			case failingSince.IsZero():
+				failingSince = time.Now()
+				fallthrough
+			default:
+				// Lag is unknown meanwhile, and a bounded run cannot end:
+				// say so when it lasts.
+				if time.Since(failingSince) >= waitWarn && time.Since(warned) >= waitWarn {
+					s.log.Warn("cannot list the ends of the partitions", "topics", s.cfg.Topics, "for", time.Since(failingSince).Round(time.Second), "err", err)
+					warned = time.Now()
+				} else {
+					s.log.Debug("listing the ends of the partitions", "err", err)
+				}
 			}
 		}
 	}()
@@ -148,9 +163,15 @@ func (s *Source) refresh(ctx context.Context) error {
 			p.next = st.Offset
 		case p.exact && p.next < st.Offset:
 			// Nothing below the log start can be fetched any more: what
-			// lies between is gone.
-			s.skip(in, p.next, st.Offset, st.Offset)
-			p.next = st.Offset
+			// lies between is gone, and the client goes on where the
+			// reset policy says: the log start, or with start_at latest
+			// the end (skipping the records between too).
+			to := st.Offset
+			if s.cfg.StartAt == "latest" {
+				to = max(e.Offset, to)
+			}
+			s.skip(in, p.next, to, st.Offset)
+			p.next = to
 		}
 	}
 	return nil
@@ -175,13 +196,18 @@ func (s *Source) fetched(in engine.Input, first, last, logStart, lso int64) {
 	p.end = max(p.end, lso, p.next)
 }
 
-// skip logs and counts that offsets from to to-1 of in were not read.
+// skip logs and counts that offsets from to to-1 of in were not read:
+// those below logStart were deleted, those above (with start_at latest)
+// skipped by the reset policy.
 //
 // REQUIRES: s.mu
 func (s *Source) skip(in engine.Input, from, to, logStart int64) {
 	s.skipped += to - from
-	s.log.Warn("records were deleted before they were read (retention.ms, retention.bytes or DeleteRecords): skipping them",
-		"topic", in.Stream, "partition", in.Partition, "skipped", to-from, "from_offset", from, "log_start_offset", logStart,
+	msg := "records were deleted before they were read (retention.ms, retention.bytes or DeleteRecords): skipping them"
+	if to > logStart {
+		msg = "records were deleted before they were read (retention.ms, retention.bytes or DeleteRecords), and start_at latest skips to the end: skipping them"
+	}
+	s.log.Warn(msg, "topic", in.Stream, "partition", in.Partition, "skipped", to-from, "from_offset", from, "log_start_offset", logStart,
 		"group", s.cfg.Group)
 }
 
