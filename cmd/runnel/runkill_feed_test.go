@@ -39,7 +39,7 @@ pipelines:
 // after a kill -9 the quickstart's topic held 795,500 records, 787,500
 // distinct. Now each checkpoint is one Kafka transaction with the
 // source's positions (KIP-618). runnel run (embedded broker and all) is
-// killed 10 times at random moments, then run --once finishes: the topic
+// killed 10 times while it writes, then run --once finishes: the topic
 // holds every order from o-0 up once, read_committed.
 func TestKillFeedExactlyOnce(t *testing.T) {
 	if testing.Short() {
@@ -60,18 +60,44 @@ func TestKillFeedExactlyOnce(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// The feed's position, as its offsets file says after each commit.
+	offsets := filepath.Join(dir, "data", "offsets", "feed.orders.json")
+	position := func() int64 {
+		var o struct{ Next int64 }
+		if b, err := os.ReadFile(offsets); err == nil {
+			json.Unmarshal(b, &o)
+		}
+		return o.Next
+	}
 	for i := range 10 {
+		before := position()
 		cmd := exec.Command(os.Args[0], "run", "-q", "--log-level", "error", file)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// A random moment: starting, recovering the broker, or writing.
-		time.Sleep(time.Duration(200+rnd.IntN(1200)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatalf("kill %d: %v", i, err)
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		// Killed while it writes: once it committed in this run, then at
+		// a random moment within 500 ms (or when it finished by itself).
+		for position() == before {
+			select {
+			case <-exited:
+			case <-ctx.Done():
+				t.Fatalf("run %d committed nothing", i)
+			case <-time.After(10 * time.Millisecond): // polling the offsets file
+				continue
+			}
+			break
 		}
-		_ = cmd.Wait()
+		select {
+		case <-exited:
+		case <-time.After(time.Duration(rnd.IntN(500)) * time.Millisecond):
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatalf("kill %d: %v", i, err)
+			}
+			<-exited
+		}
 	}
 	once := exec.CommandContext(ctx, os.Args[0], "run", "--once", "-q", file)
 	out := &proctest.Buffer{}
