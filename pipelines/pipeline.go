@@ -185,8 +185,11 @@ func FromTopicConfig[K, V any](p *Pipeline, cfg topicsrc.Config, keys engine.Ser
 	return engine.From(p.g, name, keys, values)
 }
 
-// ToTopic writes to a topic: exactly once, in Kafka transactions, when the
-// stage reads a topic of the same cluster; at least once otherwise.
+// ToTopic writes to a topic, exactly once, in Kafka transactions: with the
+// consumed offsets when the stage reads a topic of the same cluster (and
+// this is its first output), with the source's positions when it reads
+// another source (datagen, files, Postgres; see runtime.topicSink); at
+// least once when it is a second output of a stage reading topics.
 func ToTopic[K, V any](s engine.Stream[K, V], topic string, keys engine.Serde[K], values engine.Serde[V]) {
 	ToTopicConfig(s, topicsink.Config{Topic: topic}, keys, values)
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	topicsrc "github.com/runnel-io/runnel/sources/topic"
 )
 
 // consumeConfig is what "runnel consume" does; tests fill it directly.
@@ -147,19 +149,16 @@ type consumeState struct {
 }
 
 // deleted returns how many offsets before first, the first offset a fetch
-// of partition p returned, were deleted before they were read: the gap
-// between where the consumer was and first, when the log now starts past
-// where the consumer was (retention deleted the segment it was reading,
-// and the client went on at the log start). A gap above the log start
-// (aborted transactions, compaction) is not one.
+// of partition p returned, were deleted before they were read
+// (topic.Deleted); 0 when where p starts is not known here.
 func (s *consumeState) deleted(p int32, first, logStart int64) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next, ok := s.next[p]
-	if !ok || first <= next || logStart <= next {
+	if !ok {
 		return 0
 	}
-	return first - next
+	return topicsrc.Deleted(next, first, logStart)
 }
 
 func (s *consumeState) seen(p int32, offset int64) {

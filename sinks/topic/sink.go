@@ -3,7 +3,8 @@
 // records to the partition Kafka's Java client would choose (murmur2).
 //
 // New returns an at-least-once sink: an idempotent producer whose Commit
-// waits until every record is acknowledged by all in-sync replicas.
+// waits until every record is acknowledged by all in-sync replicas (or,
+// with a positions topic, an exactly-once one: see below).
 //
 // NewTransactional returns an exactly-once sink bound to a topic source
 // (sources/topic) on the same cluster: source and sink share one
@@ -102,7 +103,8 @@ type Sink struct {
 	partitions int // of the topic, for Broadcast; 0 until needed
 }
 
-// New returns an at-least-once sink with its own client.
+// New returns a sink with its own client: at least once, or exactly once
+// with cfg.PositionsTopic.
 func New(cfg Config) (*Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

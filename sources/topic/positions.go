@@ -189,11 +189,24 @@ func (s *Source) fetched(in engine.Input, first, last, logStart, lso int64) {
 	if p == nil {
 		return // revoked since
 	}
-	if p.exact && first > p.next && logStart > p.next {
+	if n := Deleted(p.next, first, logStart); p.exact && n > 0 {
 		s.skip(in, p.next, first, logStart)
 	}
 	p.next, p.exact = last+1, true
 	p.end = max(p.end, lso, p.next)
+}
+
+// Deleted returns how many offsets before first, the first offset a
+// fetch returned, were deleted before a consumer at next read them: the
+// gap between next and first when the partition's log now starts past
+// next (retention deleted the segment the consumer was about to read,
+// and the client went on at the log start). A gap above the log start
+// (aborted transactions, compaction) is no loss: 0.
+func Deleted(next, first, logStart int64) int64 {
+	if first <= next || logStart <= next {
+		return 0
+	}
+	return first - next
 }
 
 // skip logs and counts that offsets from to to-1 of in were not read:
