@@ -283,6 +283,19 @@ type runtime struct {
 	reset, readsTopic bool
 }
 
+// stageGroups are the consumer groups of the stages of pipeline name:
+// the name for stage 0, then <name>-stage<i>.
+func stageGroups(name string, stages int) []string {
+	groups := make([]string, stages)
+	for i := range groups {
+		groups[i] = name
+		if i > 0 {
+			groups[i] = fmt.Sprintf("%s-stage%d", name, i)
+		}
+	}
+	return groups
+}
+
 // ensureTopic creates a topic the pipeline writes to when it is missing,
 // with as many partitions as the pipeline's input.
 func (rt *runtime) ensureTopic(topic string) error {
@@ -445,13 +458,7 @@ func (p *Pipeline) run(ctx context.Context) error {
 		defer b.Close()
 		rt.brokers = []string{b.Addr()}
 	}
-	for i := range stages {
-		if i == 0 {
-			rt.groups = append(rt.groups, p.g.Name())
-		} else {
-			rt.groups = append(rt.groups, fmt.Sprintf("%s-stage%d", p.g.Name(), i))
-		}
-	}
+	rt.groups = stageGroups(p.g.Name(), len(stages))
 	admCl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(rt.brokers...)}, p.opts.ClientOptions...)...)
 	if err != nil {
 		return err

@@ -202,13 +202,7 @@ func (p *Pipeline) resetOn(ctx context.Context, brokers []string, brokerDir stri
 		defer b.Close()
 		rt.brokers = []string{b.Addr()}
 	}
-	for i := range stages {
-		if i == 0 {
-			rt.groups = append(rt.groups, p.g.Name())
-		} else {
-			rt.groups = append(rt.groups, fmt.Sprintf("%s-stage%d", p.g.Name(), i))
-		}
-	}
+	rt.groups = stageGroups(p.g.Name(), len(stages))
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(rt.brokers...)}, p.opts.ClientOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("pipelines: %w", err)
