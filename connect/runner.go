@@ -116,12 +116,7 @@ type Stats struct {
 // runner continued after s (a restart).
 func (s Stats) Plus(later Stats) Stats {
 	sum := later
-	sum.In += s.In
-	sum.Out += s.Out
-	sum.Late += s.Late
-	sum.Skipped += s.Skipped
-	sum.DeadLettered += s.DeadLettered
-	sum.Closed += s.Closed
+	counts{s.In, s.Out, s.Late, s.Skipped, s.DeadLettered, s.Closed}.addTo(&sum)
 	sum.Deleted += s.Deleted
 	sum.Checkpoints += s.Checkpoints
 	if len(s.Written) > 0 {
@@ -200,6 +195,16 @@ type counts struct {
 
 func countsOf(m *engine.Metrics) counts {
 	return counts{m.In.Load(), m.Out.Load(), m.Late.Load(), m.Skipped.Load(), m.DeadLettered.Load(), m.Closed.Load()}
+}
+
+// addTo adds c to the counters of s.
+func (c counts) addTo(s *Stats) {
+	s.In += c.in
+	s.Out += c.out
+	s.Late += c.late
+	s.Skipped += c.skipped
+	s.DeadLettered += c.deadLettered
+	s.Closed += c.closed
 }
 
 // NewRunner checks cfg and returns a runner for it.
@@ -986,13 +991,7 @@ func (r *Runner) removeTask(id TaskID) {
 //
 // REQUIRES: r.stats
 func (r *Runner) retireLocked(t *task) {
-	c, g := t.atCommit, &r.stats.gone
-	g.In += c.in
-	g.Out += c.out
-	g.Late += c.late
-	g.Skipped += c.skipped
-	g.DeadLettered += c.deadLettered
-	g.Closed += c.closed
+	t.atCommit.addTo(&r.stats.gone)
 }
 
 // Assigned implements Assignments: it opens the tasks in every sink and
@@ -1130,12 +1129,7 @@ func (r *Runner) Stats() Stats {
 	s.Tasks = len(r.stats.metrics)
 	wm := int64(math.MaxInt64)
 	for _, m := range r.stats.metrics {
-		s.In += m.In.Load()
-		s.Out += m.Out.Load()
-		s.Late += m.Late.Load()
-		s.Skipped += m.Skipped.Load()
-		s.DeadLettered += m.DeadLettered.Load()
-		s.Closed += m.Closed.Load()
+		countsOf(m).addTo(&s)
 		wm = min(wm, m.Watermark.Load())
 	}
 	r.stats.Unlock()
